@@ -1,0 +1,1 @@
+"""Simulated welding stations, scan readers and workshop shifts (`python -m devices.simulate`)."""

@@ -1,0 +1,195 @@
+"""The parts of a school data file (CONTRACT section 2) that the simulator acts on.
+
+The server validates the file; this reader only takes what a simulation needs (students
+and their badges, stations, WPS ranges, operation types and routings) and ignores the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devices.sim.weld import WeldLimits
+
+WELDING_KIND = "welding"
+KIOSK_KIND = "kiosk"
+_PROCESS_IN_NAME = re.compile(r"\((\d{2,3})\)")
+
+
+class SchoolFileError(ValueError):
+    """The school file lacks something the simulator needs."""
+
+
+@dataclass(frozen=True)
+class Student:
+    """A student and the badges they can scan."""
+
+    id: str
+    name: str
+    badges: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Station:
+    """A workshop station; welding stations have an MQTT device id."""
+
+    code: str
+    name: str
+    kind: str
+    mqtt_device: str | None = None
+
+    @property
+    def process_hint(self) -> str | None:
+        """Return the process number written in the station's name, e.g. "(141)"."""
+        match = _PROCESS_IN_NAME.search(self.name)
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Wps:
+    """A welding procedure specification: a process and its current/voltage ranges."""
+
+    id: str
+    process: str
+    limits: WeldLimits
+
+
+@dataclass(frozen=True)
+class OperationType:
+    """A kind of work; `station_kind` None means it can be done at a kiosk."""
+
+    id: str
+    name: str
+    process: str | None
+    station_kind: str | None
+
+
+@dataclass(frozen=True)
+class RoutingStep:
+    """One step of a work order's routing."""
+
+    step: int
+    type: OperationType
+    wps: Wps | None
+
+    @property
+    def is_welding(self) -> bool:
+        """Tell whether the step is done at a welding station."""
+        return self.type.station_kind == WELDING_KIND
+
+
+@dataclass(frozen=True)
+class WorkOrder:
+    """A work order (OF): how many pieces and the steps each piece goes through."""
+
+    number: str
+    quantity: int
+    steps: tuple[RoutingStep, ...]
+
+    @property
+    def year(self) -> str:
+        """Return the year of the order number (OF-YYYY-NNNN)."""
+        return self.number.split("-")[1]
+
+    def operation_code(self, step: RoutingStep) -> str:
+        """Return the code printed for a step on the traveller sheet (OF-YYYY-NNNN-SS)."""
+        return f"{self.number}-{step.step:02d}"
+
+
+@dataclass(frozen=True)
+class School:
+    """What the simulator knows about a school."""
+
+    site: str
+    students: tuple[Student, ...]
+    stations: tuple[Station, ...]
+    wps: dict[str, Wps]
+    work_orders: tuple[WorkOrder, ...]
+
+    @property
+    def welding_stations(self) -> tuple[Station, ...]:
+        """Return the stations that have a welding monitor."""
+        return tuple(s for s in self.stations if s.kind == WELDING_KIND and s.mqtt_device)
+
+    def stations_for(self, station_kind: str | None) -> tuple[Station, ...]:
+        """Return the stations where an operation of that kind can be done."""
+        wanted = station_kind or KIOSK_KIND
+        return tuple(s for s in self.stations if s.kind == wanted)
+
+    def default_wps(self, process: str) -> Wps | None:
+        """Return the first WPS of a process, in file order."""
+        return next((w for w in self.wps.values() if w.process == process), None)
+
+
+def load_school(path: Path) -> School:
+    """Read a school data file."""
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return parse_school(data, source=str(path))
+
+
+def parse_school(data: Any, *, source: str = "<school>") -> School:
+    """Build a School from the decoded YAML document."""
+    if not isinstance(data, dict):
+        raise SchoolFileError(f"{source}: the document is not a mapping")
+    try:
+        site = str(data["site"])
+        students = tuple(
+            Student(
+                id=str(s["id"]),
+                name=str(s.get("name", s["id"])),
+                badges=tuple(str(b) for b in s.get("badges") or ()),
+            )
+            for s in data.get("students") or ()
+        )
+        stations = tuple(
+            Station(
+                code=str(s["code"]),
+                name=str(s.get("name", s["code"])),
+                kind=str(s["kind"]),
+                mqtt_device=str(s["mqtt_device"]) if s.get("mqtt_device") else None,
+            )
+            for s in data.get("stations") or ()
+        )
+        wps = {
+            str(w["id"]): Wps(
+                id=str(w["id"]),
+                process=str(w["process"]),
+                limits=WeldLimits(
+                    i_a=(float(w["i_a"][0]), float(w["i_a"][1])),
+                    u_v=(float(w["u_v"][0]), float(w["u_v"][1])),
+                ),
+            )
+            for w in data.get("wps") or ()
+        }
+        types = {
+            str(t["id"]): OperationType(
+                id=str(t["id"]),
+                name=str(t.get("name", t["id"])),
+                process=str(t["process"]) if t.get("process") is not None else None,
+                station_kind=str(t["station_kind"]) if t.get("station_kind") else None,
+            )
+            for t in data.get("operation_types") or ()
+        }
+        work_orders = tuple(
+            WorkOrder(
+                number=str(w["number"]),
+                quantity=int(w.get("quantity", 1)),
+                steps=tuple(
+                    RoutingStep(
+                        step=int(op["step"]),
+                        type=types[str(op["type"])],
+                        wps=wps[str(op["wps"])] if op.get("wps") else None,
+                    )
+                    for op in sorted(w.get("operations") or (), key=lambda o: int(o["step"]))
+                ),
+            )
+            for w in data.get("work_orders") or ()
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SchoolFileError(f"{source}: missing or invalid field ({exc!r})") from exc
+    return School(site=site, students=students, stations=stations, wps=wps, work_orders=work_orders)
