@@ -1,0 +1,88 @@
+"""Atelier: the shop-floor production tracker of the écoles de production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, redirect, request, url_for
+from flask_login import current_user
+
+from app.config import Config
+from app.extensions import configure_sqlite, csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Flask application: config, extensions, blueprints, CLI."""
+    app = Flask(__name__, instance_relative_config=True)
+    if config is None:
+        config = Config.from_env(app.instance_path)
+    app.config.update(config.flask_mapping())
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from app import models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                configure_sqlite(engine)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Connectez-vous pour voir cette page."
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
+    from app.board import bp as board_bp
+
+    csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for CSRF to protect
+    app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(board_bp)
+
+    from app import cli
+
+    cli.register(app)
+    _register_hooks(app)
+    return app
+
+
+def _register_hooks(app: Flask) -> None:
+    @app.before_request
+    def _require_new_password() -> Any:
+        if (
+            current_user.is_authenticated
+            and getattr(current_user, "must_change_password", False)
+            and request.endpoint not in {"auth.change_password", "auth.logout", "static"}
+        ):
+            if request.path.startswith("/api/"):
+                return jsonify(
+                    {
+                        "status": "error",
+                        "error": {
+                            "code": "password_change_required",
+                            "message": "Choisissez d'abord votre mot de passe.",
+                        },
+                    }
+                ), 403
+            return redirect(url_for("auth.change_password"))
+        return None
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'self'",
+        )
+        return response

@@ -1,0 +1,422 @@
+"""The OpenAPI 3.1 document of ``/api/v1`` (served at ``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+SCHEMAS: dict[str, Any] = {
+    "ScanRequest": {
+        "type": "object",
+        "required": ["event_id", "code"],
+        "properties": {
+            "event_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 80,
+                "description": "Id minted where the scan happened; makes retries safe.",
+            },
+            "station": {
+                "type": "string",
+                "maxLength": 80,
+                "description": "Station code; may be omitted when the token is bound to one.",
+            },
+            "code": {"type": "string", "maxLength": 200, "description": "The text scanned."},
+            "source": {"type": "string", "enum": ["rfid", "barcode", "keyboard", "touch"]},
+            "scanned_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Advisory; the server stamps its own time.",
+            },
+        },
+    },
+    "StudentRef": {
+        "type": "object",
+        "required": ["id", "name"],
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+    },
+    "OperationRef": {
+        "type": "object",
+        "required": ["code", "step", "type", "name"],
+        "properties": {
+            "code": {"type": "string"},
+            "step": {"type": "integer"},
+            "type": {"type": "string"},
+            "name": {"type": "string"},
+        },
+    },
+    "Station": {
+        "type": "object",
+        "required": ["code", "name", "kind", "students", "work_order", "operation", "piece", "run"],
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "kind": {"type": "string"},
+            "students": {"type": "array", "items": _ref("StudentRef")},
+            "work_order": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["number", "product"],
+                        "properties": {"number": {"type": "string"}, "product": {"type": "string"}},
+                    },
+                ]
+            },
+            "operation": {"oneOf": [{"type": "null"}, _ref("OperationRef")]},
+            "piece": NULLABLE_STRING,
+            "run": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["piece", "operation", "status", "started_at"],
+                        "properties": {
+                            "piece": {"type": "string"},
+                            "operation": _ref("OperationRef"),
+                            "status": {"type": "string", "enum": ["running", "paused", "finished"]},
+                            "started_at": TIMESTAMP,
+                        },
+                    },
+                ]
+            },
+            "acting_for": NULLABLE_STRING,
+            "via_kiosk": {"type": "string"},
+            "online": {"type": ["boolean", "null"]},
+            "arc_on": {"type": ["boolean", "null"]},
+        },
+    },
+    "ScanAccepted": {
+        "type": "object",
+        "required": ["event_id", "status", "kind", "message", "station"],
+        "properties": {
+            "event_id": {"type": "string"},
+            "status": {"const": "accepted"},
+            "kind": {
+                "type": "string",
+                "enum": ["badge", "work_order", "operation", "piece", "station", "action"],
+            },
+            "message": {"type": "string", "description": "French feedback for the kiosk."},
+            "station": _ref("Station"),
+            "duplicate": {"type": "boolean"},
+        },
+    },
+    "ScanRejected": {
+        "type": "object",
+        "required": ["event_id", "status", "error"],
+        "properties": {
+            "event_id": {"type": "string"},
+            "status": {"const": "rejected"},
+            "kind": {"type": "string"},
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {
+                        "type": "string",
+                        "description": (
+                            "unknown_code, bad_format, keyboard_layout, no_student, "
+                            "no_work_order, not_allowed, no_operation, no_station, "
+                            "unknown_station, nothing_to_undo, undo_conflict, internal_error"
+                        ),
+                    },
+                    "message": {"type": "string"},
+                },
+            },
+            "station": _ref("Station"),
+            "duplicate": {"type": "boolean"},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["status", "error"],
+        "properties": {
+            "status": {"type": "string"},
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "Assessment": {
+        "oneOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "required": ["level", "assessed_at", "by"],
+                "properties": {
+                    "level": {"type": "string", "enum": ["NE", "ABS", "1", "2", "3", "4"]},
+                    "assessed_at": TIMESTAMP,
+                    "by": {"type": "string"},
+                },
+            },
+        ]
+    },
+    "Weld": {
+        "type": "object",
+        "required": [
+            "weld_id",
+            "process",
+            "arc_s",
+            "i_mean_a",
+            "u_mean_v",
+            "energy_j",
+            "wps_verdict",
+        ],
+        "properties": {
+            "weld_id": {"type": "string"},
+            "process": NULLABLE_STRING,
+            "started_at": TIMESTAMP,
+            "arc_s": {"type": "number"},
+            "i_mean_a": {"type": "number"},
+            "u_mean_v": {"type": "number"},
+            "energy_j": {"type": ["number", "null"]},
+            "length_mm": {"type": ["number", "null"]},
+            "heat_input_kj_mm": {"type": ["number", "null"]},
+            "wps_verdict": {"type": "string", "enum": ["in_range", "out_of_range", "no_wps"]},
+            "deviations": {"type": "array"},
+            "students": {"type": "array", "items": _ref("StudentRef")},
+        },
+    },
+    "Piece": {
+        "type": "object",
+        "required": ["code", "status", "work_order", "operations", "evidence"],
+        "properties": {
+            "code": {"type": "string"},
+            "status": {"type": "string", "enum": ["in_progress", "awaiting_review", "reviewed"]},
+            "created_at": TIMESTAMP,
+            "completed_at": TIMESTAMP,
+            "work_order": {
+                "type": "object",
+                "required": ["number", "product", "customer", "quantity"],
+                "properties": {
+                    "number": {"type": "string"},
+                    "product": {"type": "string"},
+                    "customer": {"type": "string"},
+                    "quantity": {"type": "integer"},
+                    "due": {"type": ["string", "null"], "format": "date"},
+                },
+            },
+            "operations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "step", "name", "status", "students", "welds"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "step": {"type": "integer"},
+                        "type": {"type": "string"},
+                        "name": {"type": "string"},
+                        "wps": NULLABLE_STRING,
+                        "status": {
+                            "type": "string",
+                            "enum": ["todo", "running", "paused", "finished"],
+                        },
+                        "station": NULLABLE_STRING,
+                        "students": {"type": "array", "items": _ref("StudentRef")},
+                        "started_at": TIMESTAMP,
+                        "finished_at": TIMESTAMP,
+                        "welds": {"type": "array", "items": _ref("Weld")},
+                    },
+                },
+            },
+            "evidence": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["student", "competency", "assessment"],
+                    "properties": {
+                        "student": _ref("StudentRef"),
+                        "competency": {"type": "string"},
+                        "title": {"type": "string"},
+                        "operation": {"type": "string"},
+                        "assessment": _ref("Assessment"),
+                    },
+                },
+            },
+        },
+    },
+    "Portfolio": {
+        "type": "object",
+        "required": ["student", "competencies"],
+        "properties": {
+            "student": {
+                "type": "object",
+                "required": ["id", "name", "framework"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "framework": {
+                        "type": "object",
+                        "required": ["code", "title", "provisional"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "title": {"type": "string"},
+                            "provisional": {"type": "boolean"},
+                        },
+                    },
+                },
+            },
+            "competencies": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "title", "evidence_count", "latest_assessment", "pieces"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "title": {"type": "string"},
+                        "evidence_count": {"type": "integer"},
+                        "latest_assessment": _ref("Assessment"),
+                        "pieces": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    },
+    "StationList": {
+        "type": "object",
+        "required": ["stations"],
+        "properties": {"stations": {"type": "array", "items": _ref("Station")}},
+    },
+}
+
+READ_SECURITY = [{"deviceToken": []}, {"teacherSession": []}]
+
+
+def openapi_document() -> dict[str, Any]:
+    """Return the OpenAPI 3.1 description of the scan and read APIs."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Atelier API",
+            "version": "1",
+            "description": "Scans from devices and the read API of the Atelier production tracker.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {
+                "deviceToken": {"type": "http", "scheme": "bearer"},
+                "teacherSession": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+            "schemas": SCHEMAS,
+        },
+        "paths": {
+            "/scans": {
+                "post": {
+                    "operationId": "postScan",
+                    "summary": "Record a scan and apply it to the station's state.",
+                    "security": [{"deviceToken": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ScanRequest")}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Accepted.",
+                            "content": {"application/json": {"schema": _ref("ScanAccepted")}},
+                        },
+                        "200": {
+                            "description": "The same event_id and body came before: its answer.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "oneOf": [_ref("ScanAccepted"), _ref("ScanRejected")]
+                                    }
+                                }
+                            },
+                        },
+                        "400": _error_response("Malformed JSON or fields."),
+                        "401": _error_response("Missing or bad token."),
+                        "403": _error_response("The token may not post scans."),
+                        "409": {
+                            "description": "The event_id came before with a different body.",
+                            "content": {"application/json": {"schema": _ref("ScanRejected")}},
+                        },
+                        "422": {
+                            "description": "Rejected (still recorded in the event log).",
+                            "content": {"application/json": {"schema": _ref("ScanRejected")}},
+                        },
+                        "503": _error_response("Database busy or down: retry later."),
+                    },
+                }
+            },
+            "/pieces/{code}": {
+                "get": {
+                    "operationId": "getPiece",
+                    "summary": "A piece with its operations, students, welds and evidence.",
+                    "security": READ_SECURITY,
+                    "parameters": [
+                        {
+                            "name": "code",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The piece.",
+                            "content": {"application/json": {"schema": _ref("Piece")}},
+                        },
+                        "401": _error_response("Not signed in and no read token."),
+                        "403": _error_response("The token has no read rights."),
+                        "404": _error_response("Unknown piece."),
+                    },
+                }
+            },
+            "/students/{id}/portfolio": {
+                "get": {
+                    "operationId": "getPortfolio",
+                    "summary": "Evidence per competency of the student's framework.",
+                    "security": READ_SECURITY,
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The portfolio.",
+                            "content": {"application/json": {"schema": _ref("Portfolio")}},
+                        },
+                        "401": _error_response("Not signed in and no read token."),
+                        "403": _error_response("The token has no read rights."),
+                        "404": _error_response("Unknown student."),
+                    },
+                }
+            },
+            "/stations": {
+                "get": {
+                    "operationId": "getStations",
+                    "summary": "Every station's live state.",
+                    "security": READ_SECURITY,
+                    "responses": {
+                        "200": {
+                            "description": "The stations.",
+                            "content": {"application/json": {"schema": _ref("StationList")}},
+                        },
+                        "401": _error_response("Not signed in and no read token."),
+                        "403": _error_response("The token has no read rights."),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness of the web process.",
+                    "security": [],
+                    "responses": {"200": {"description": "Up."}},
+                }
+            },
+        },
+    }

@@ -1,0 +1,157 @@
+"""Commands for the school's IT person: ``flask --app app data|token|user …``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from app.api.auth import clear_cache, create_token
+from app.auth import one_time_password, set_password
+from app.data.school import dump_school, export_school, import_school
+from app.data.yamlfile import SchoolFileError
+from app.extensions import begin_write, db
+from app.models import ROLES, DeviceToken, StaffUser, utcnow
+
+data_cli = click.Group("data", help="Importer ou exporter les données de l'école (YAML).")
+token_cli = click.Group("token", help="Gérer les jetons des appareils (bornes, lecteurs).")
+user_cli = click.Group("user", help="Gérer les comptes des enseignants et administrateurs.")
+
+
+@data_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def data_import(file: Path) -> None:
+    """Create or update the school's data from a YAML file (all or nothing)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} : lecture impossible ({exc})") from exc
+    try:
+        begin_write()
+        summary = import_school(text, str(file))
+        db.session.commit()
+    except SchoolFileError as exc:
+        db.session.rollback()
+        count = len(exc.messages)
+        click.echo("\n".join(exc.messages), err=True)
+        raise click.ClickException(
+            f"{file} : {count} erreur{'s' if count > 1 else ''}, rien n'a été modifié."
+        ) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    click.echo(summary.line())
+
+
+@data_cli.command("export")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fichier de sortie (sinon la sortie standard).",
+)
+def data_export(output: Path | None) -> None:
+    """Write the school's data in the import format."""
+    text = dump_school(export_school())
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Données exportées dans {output}", err=True)
+
+
+@token_cli.command("create")
+@click.argument("name")
+@click.option("--station", "station_code", help="Rattacher le jeton à ce poste (ST-…).")
+@click.option("--read", is_flag=True, help="Donner aussi l'accès à l'API de lecture.")
+def token_create(name: str, station_code: str | None, read: bool) -> None:
+    """Create a device token and print it alone on the last line (shown once)."""
+    begin_write()
+    try:
+        token, row = create_token(name, station_code, read)
+    except LookupError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"Poste inconnu : {station_code}") from exc
+    db.session.commit()
+    rights = "scans" + (" + lecture" if read else "")
+    where = f", poste {station_code}" if station_code else ""
+    click.echo(
+        f"Jeton « {name} » créé (n° {row.id}, {rights}{where}). Il ne sera plus affiché :", err=True
+    )
+    click.echo(token)
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List device tokens (never the tokens themselves)."""
+    rows = db.session.execute(select(DeviceToken).order_by(DeviceToken.id)).scalars()
+    for row in rows:
+        state = "révoqué" if row.revoked_at else "actif"
+        station = row.station.code if row.station else "-"
+        used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "jamais"
+        click.echo(
+            f"{row.id}\t{row.prefix}…\t{row.name}\t{station}\t{'lecture' if row.can_read else ''}\t{state}\tutilisé : {used}"
+        )
+
+
+@token_cli.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a device token by its number (effective within 30 s everywhere)."""
+    begin_write()
+    row = db.session.get(DeviceToken, token_id)
+    if row is None:
+        db.session.rollback()
+        raise click.ClickException(f"Aucun jeton n° {token_id}")
+    row.revoked_at = row.revoked_at or utcnow()
+    db.session.commit()
+    clear_cache()
+    click.echo(f"Jeton n° {token_id} « {row.name} » révoqué.")
+
+
+@user_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="teacher ou admin")
+@click.option("--name", help="Nom affiché (par défaut : celui du fichier de l'école, ou l'e-mail).")
+def user_create(email: str, role: str, name: str | None) -> None:
+    """Create a staff account (or reset an imported one) and print a one-time password."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 200:
+        raise click.ClickException(f"Adresse e-mail invalide : {email}")
+    begin_write()
+    user = db.session.execute(
+        select(StaffUser).where(StaffUser.email == email)
+    ).scalar_one_or_none()
+    if user is not None and user.password_hash:
+        db.session.rollback()
+        raise click.ClickException(f"Le compte {email} existe déjà et a un mot de passe.")
+    if user is None:
+        user = StaffUser(
+            email=email, name=name or email.split("@")[0], role=role, created_at=utcnow()
+        )
+        db.session.add(user)
+    else:
+        user.role = role
+        if name:
+            user.name = name
+    password = one_time_password()
+    set_password(user, password, must_change=True)
+    db.session.commit()
+    click.echo(
+        f"Compte {email} ({role}) prêt. Mot de passe provisoire, à changer à la première connexion :",
+        err=True,
+    )
+    click.echo(password)
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to the application's CLI."""
+    for group in (data_cli, token_cli, user_cli):
+        app.cli.add_command(group)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("Utilisez : flask --app app data|token|user …")

@@ -1,0 +1,102 @@
+"""Configuration read from ``ATELIER_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TOPIC_ROOT = "atelier/v1"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+def _normalise_database_url(url: str) -> str:
+    """Make plain ``postgresql://`` URLs use psycopg 3, the driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass
+class Config:
+    """Settings of one Atelier process, from the environment or given by tests."""
+
+    DATABASE_URL: str = ""
+    SECRET_KEY: str | None = None
+    MQTT_URL: str | None = None
+    TOPIC_ROOT: str = DEFAULT_TOPIC_ROOT
+    DEBUG: bool = False
+    TESTING: bool = False
+    # How long an A-ANNULE can reach back to the scan it undoes.
+    UNDO_WINDOW_S: float = 60.0
+    # How long a kiosk keeps acting for the station scanned on it, after its last scan.
+    KIOSK_STATION_TIMEOUT_S: float = 300.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, instance_path: str | Path, environ: dict[str, str] | None = None) -> Config:
+        """Read the configuration from ``ATELIER_*`` variables."""
+        env = os.environ if environ is None else environ
+        default_db = f"sqlite:///{Path(instance_path) / 'atelier.db'}"
+        debug = env.get("ATELIER_DEBUG", "").lower() in {"1", "true", "yes"}
+        return cls(
+            DATABASE_URL=_normalise_database_url(env.get("ATELIER_DATABASE_URL") or default_db),
+            SECRET_KEY=env.get("ATELIER_SECRET_KEY") or None,
+            MQTT_URL=env.get("ATELIER_MQTT_URL") or None,
+            TOPIC_ROOT=(env.get("ATELIER_TOPIC_ROOT") or DEFAULT_TOPIC_ROOT).strip("/"),
+            DEBUG=debug,
+        )
+
+    def flask_mapping(self) -> dict[str, Any]:
+        """Return the Flask config keys this configuration sets."""
+        if not self.SECRET_KEY:
+            if not (self.DEBUG or self.TESTING):
+                raise ConfigError(
+                    "ATELIER_SECRET_KEY n'est pas défini. Générez une clé avec "
+                    "`python -c 'import secrets; print(secrets.token_hex(32))'` et exportez-la "
+                    "(ou ajoutez-la au fichier d'environnement du service)."
+                )
+            self.SECRET_KEY = "insecure-debug-key"
+        mapping: dict[str, Any] = {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": _normalise_database_url(self.DATABASE_URL),
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(self.DATABASE_URL),
+            "ATELIER_MQTT_URL": self.MQTT_URL,
+            "ATELIER_TOPIC_ROOT": self.TOPIC_ROOT,
+            "ATELIER_UNDO_WINDOW_S": self.UNDO_WINDOW_S,
+            "ATELIER_KIOSK_STATION_TIMEOUT_S": self.KIOSK_STATION_TIMEOUT_S,
+            "DEBUG": self.DEBUG,
+            "TESTING": self.TESTING,
+            "JSON_SORT_KEYS": False,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": not (self.DEBUG or self.TESTING),
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+        }
+        if self.TESTING:
+            mapping["WTF_CSRF_ENABLED"] = self.extra.get("WTF_CSRF_ENABLED", False)
+        mapping.update(self.extra)
+        return mapping
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Return engine options suited to the database behind the URL."""
+    if url.startswith("sqlite"):
+        # One connection per thread is enough; the busy timeout does the waiting.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+
+class TestingConfig(Config):
+    """Configuration for the test suite: a given database, no real secret needed."""
+
+    def __init__(self, database_url: str, **extra: Any) -> None:
+        super().__init__(DATABASE_URL=database_url, SECRET_KEY="test-secret", TESTING=True)
+        self.extra = dict(extra)

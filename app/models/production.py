@@ -1,0 +1,276 @@
+"""The workshop: stations, operations, customers, work orders, pieces and who did what."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import Base
+from app.models.types import UtcDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.curriculum import Competency
+    from app.models.people import Student
+
+STATION_KINDS = (
+    "kiosk",
+    "welding",
+    "cutting",
+    "bending",
+    "machining",
+    "assembly",
+    "finishing",
+    "inspection",
+    "other",
+)
+
+operation_type_competencies = Table(
+    "operation_type_competencies",
+    Base.metadata,
+    Column("operation_type_id", ForeignKey("operation_types.id"), primary_key=True),
+    Column("competency_id", ForeignKey("competencies.id"), primary_key=True),
+)
+
+
+class Station(Base):
+    """A workstation of the workshop, or a kiosk that can act for one."""
+
+    __tablename__ = "stations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    mqtt_device: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+    state: Mapped[StationState] = relationship(
+        back_populates="station", uselist=False, foreign_keys="StationState.station_id"
+    )
+
+
+class StationState(Base):
+    """What is going on at a station right now: its context, selection and active run."""
+
+    __tablename__ = "station_states"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
+    piece_id: Mapped[int | None] = mapped_column(ForeignKey("pieces.id"))
+    active_run_id: Mapped[int | None] = mapped_column(ForeignKey("operation_runs.id"))
+    # A kiosk scanning a station label acts for that station until it times out.
+    acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    last_scan_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The active run was paused because the last student left: the next one resumes it.
+    paused_by_exit: Mapped[bool] = mapped_column(default=False)
+
+    station: Mapped[Station] = relationship(back_populates="state", foreign_keys=[station_id])
+
+
+class Customer(Base):
+    """A customer who orders products from the school."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(150))
+
+
+class OperationType(Base):
+    """A kind of workshop operation (débit, pliage, soudage MAG…) and what it evidences."""
+
+    __tablename__ = "operation_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    process: Mapped[str | None] = mapped_column(String(10))
+    station_kind: Mapped[str | None] = mapped_column(String(20))
+
+    competencies: Mapped[list[Competency]] = relationship(
+        secondary=operation_type_competencies, order_by="Competency.id"
+    )
+
+
+class Wps(Base):
+    """A welding procedure specification (DMOS): the ranges a weld must stay within."""
+
+    __tablename__ = "wps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    process: Mapped[str] = mapped_column(String(10))
+    position: Mapped[str | None] = mapped_column(String(10))
+    i_min_a: Mapped[float] = mapped_column(Float)
+    i_max_a: Mapped[float] = mapped_column(Float)
+    u_min_v: Mapped[float] = mapped_column(Float)
+    u_max_v: Mapped[float] = mapped_column(Float)
+    q_min_kj_mm: Mapped[float | None] = mapped_column(Float)
+    q_max_kj_mm: Mapped[float | None] = mapped_column(Float)
+
+
+class WorkOrder(Base):
+    """A work order (OF): a customer's product, a quantity and its routing."""
+
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(String(150))
+    quantity: Mapped[int] = mapped_column(default=1)
+    due_on: Mapped[date | None] = mapped_column(Date)
+
+    customer: Mapped[Customer] = relationship()
+    operations: Mapped[list[Operation]] = relationship(
+        back_populates="work_order", order_by="Operation.step"
+    )
+
+
+class Operation(Base):
+    """One step of a work order's routing (printed on the traveller as ``OF-…-SS``)."""
+
+    __tablename__ = "operations"
+    __table_args__ = (UniqueConstraint("work_order_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    step: Mapped[int] = mapped_column()
+    operation_type_id: Mapped[int] = mapped_column(ForeignKey("operation_types.id"))
+    wps_id: Mapped[int | None] = mapped_column(ForeignKey("wps.id"))
+
+    work_order: Mapped[WorkOrder] = relationship(back_populates="operations")
+    operation_type: Mapped[OperationType] = relationship()
+    wps: Mapped[Wps | None] = relationship()
+
+    @property
+    def code(self) -> str:
+        """Return the code printed on the traveller sheet for this step."""
+        return f"{self.work_order.number}-{self.step:02d}"
+
+
+PIECE_STATUSES = ("in_progress", "awaiting_review", "reviewed")
+
+
+class Piece(Base):
+    """A piece made under a work order, identified by its label ``P-YYYY-NNNNNN``."""
+
+    __tablename__ = "pieces"
+    __table_args__ = (
+        CheckConstraint("status IN ('in_progress', 'awaiting_review', 'reviewed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="in_progress")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    work_order: Mapped[WorkOrder] = relationship()
+    runs: Mapped[list[OperationRun]] = relationship(
+        back_populates="piece", order_by="OperationRun.started_at"
+    )
+
+
+RUN_STATUSES = ("running", "paused", "finished")
+
+
+class OperationRun(Base):
+    """An operation of the routing done on one piece at one station by some students."""
+
+    __tablename__ = "operation_runs"
+    __table_args__ = (
+        # An operation is done once per piece: a retry or a second scan cannot double it.
+        UniqueConstraint("piece_id", "operation_id"),
+        CheckConstraint("status IN ('running', 'paused', 'finished')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    piece: Mapped[Piece] = relationship(back_populates="runs")
+    operation: Mapped[Operation] = relationship()
+    station: Mapped[Station] = relationship()
+    participants: Mapped[list[RunParticipant]] = relationship(
+        back_populates="run", order_by="RunParticipant.joined_at"
+    )
+    intervals: Mapped[list[RunInterval]] = relationship(
+        back_populates="run", order_by="RunInterval.started_at"
+    )
+
+
+class RunInterval(Base):
+    """A period during which a run was being worked on (between start/resume and pause/end)."""
+
+    __tablename__ = "run_intervals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("operation_runs.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    run: Mapped[OperationRun] = relationship(back_populates="intervals")
+
+
+Index("ix_run_intervals_station_started", RunInterval.station_id, RunInterval.started_at)
+
+
+class RunParticipant(Base):
+    """A student who worked on a run (team work gives several)."""
+
+    __tablename__ = "run_participants"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("operation_runs.id"), primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    run: Mapped[OperationRun] = relationship(back_populates="participants")
+    student: Mapped[Student] = relationship()
+
+
+class Presence(Base):
+    """A student badged in at a station, from badge-in to badge-out."""
+
+    __tablename__ = "presences"
+    __table_args__ = (
+        # A student is badged in at one station at a time.
+        Index(
+            "uq_presences_open_student",
+            "student_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_presences_station_started", "station_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    station: Mapped[Station] = relationship()
+    student: Mapped[Student] = relationship()

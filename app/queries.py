@@ -1,0 +1,235 @@
+"""The read side: what pages and the read API show, computed from the database.
+
+Nothing here writes; everything returns plain JSON-ready dictionaries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import (
+    Assessment,
+    Competency,
+    Evidence,
+    Operation,
+    OperationRun,
+    OperationType,
+    Piece,
+    Presence,
+    Station,
+    StationState,
+    Student,
+    WorkOrder,
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    """Format a timestamp as RFC 3339 UTC with milliseconds, as the API promises."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def student_ref(student: Student) -> dict[str, str]:
+    """Return how the API names a student: pseudonymous id and short name."""
+    return {"id": student.code, "name": student.name}
+
+
+def _operation_ref(operation: Operation) -> dict[str, Any]:
+    return {
+        "code": operation.code,
+        "step": operation.step,
+        "type": operation.operation_type.code,
+        "name": operation.operation_type.name,
+    }
+
+
+def station_summary(station: Station, kiosk: Station | None = None) -> dict[str, Any]:
+    """Describe a station's live state: who is in, the order, the piece and the run."""
+    state = db.session.get(StationState, station.id)
+    presences = db.session.execute(
+        select(Presence)
+        .where(Presence.station_id == station.id, Presence.ended_at.is_(None))
+        .order_by(Presence.started_at, Presence.id)
+        .options(selectinload(Presence.student))
+    ).scalars()
+    summary: dict[str, Any] = {
+        "code": station.code,
+        "name": station.name,
+        "kind": station.kind,
+        "students": [student_ref(presence.student) for presence in presences],
+        "work_order": None,
+        "operation": None,
+        "piece": None,
+        "run": None,
+    }
+    if kiosk is not None:
+        summary["via_kiosk"] = kiosk.code
+    if state is None:
+        return summary
+    if station.kind == "kiosk" and state.acting_for_id is not None:
+        acting = db.session.get(Station, state.acting_for_id)
+        summary["acting_for"] = acting.code if acting is not None else None
+    if state.work_order_id is not None:
+        work_order = db.session.get(WorkOrder, state.work_order_id)
+        if work_order is not None:
+            summary["work_order"] = {"number": work_order.number, "product": work_order.product}
+    if state.operation_id is not None:
+        operation = db.session.get(Operation, state.operation_id)
+        if operation is not None:
+            summary["operation"] = _operation_ref(operation)
+    if state.piece_id is not None:
+        piece = db.session.get(Piece, state.piece_id)
+        summary["piece"] = piece.code if piece is not None else None
+    if state.active_run_id is not None:
+        run = db.session.get(OperationRun, state.active_run_id)
+        if run is not None:
+            summary["run"] = {
+                "piece": run.piece.code,
+                "operation": _operation_ref(run.operation),
+                "status": run.status,
+                "started_at": iso(run.started_at),
+            }
+    return summary
+
+
+def stations_overview() -> list[dict[str, Any]]:
+    """Describe every station's live state, in code order."""
+    stations = db.session.execute(select(Station).order_by(Station.code)).scalars().all()
+    return [station_summary(station) for station in stations]
+
+
+def _assessment_ref(assessment: Assessment | None) -> dict[str, Any] | None:
+    if assessment is None:
+        return None
+    return {
+        "level": assessment.level,
+        "assessed_at": iso(assessment.assessed_at),
+        "by": assessment.assessed_by.name,
+    }
+
+
+def piece_detail(code: str) -> dict[str, Any] | None:
+    """Describe a piece: its order, each routing step with who did it, and its evidence."""
+    piece = db.session.execute(select(Piece).where(Piece.code == code)).scalar_one_or_none()
+    if piece is None:
+        return None
+    work_order = piece.work_order
+    runs = {
+        run.operation_id: run
+        for run in db.session.execute(
+            select(OperationRun)
+            .where(OperationRun.piece_id == piece.id)
+            .options(selectinload(OperationRun.participants), selectinload(OperationRun.station))
+        ).scalars()
+    }
+    operations = []
+    for operation in work_order.operations:
+        run = runs.get(operation.id)
+        entry: dict[str, Any] = {
+            **_operation_ref(operation),
+            "wps": operation.wps.code if operation.wps is not None else None,
+            "status": run.status if run is not None else "todo",
+            "station": run.station.code if run is not None else None,
+            "students": [student_ref(p.student) for p in run.participants] if run else [],
+            "started_at": iso(run.started_at) if run is not None else None,
+            "finished_at": iso(run.finished_at) if run is not None else None,
+            "welds": [],
+        }
+        operations.append(entry)
+    evidence_rows = db.session.execute(
+        select(Evidence)
+        .join(OperationRun, OperationRun.id == Evidence.run_id)
+        .where(OperationRun.piece_id == piece.id)
+        .order_by(Evidence.id)
+        .options(selectinload(Evidence.assessments))
+    ).scalars()
+    evidence = []
+    for item in evidence_rows:
+        latest = item.assessments[-1] if item.assessments else None
+        evidence.append(
+            {
+                "student": student_ref(item.student),
+                "competency": item.competency.full_code,
+                "title": item.competency.title,
+                "operation": item.run.operation.code,
+                "assessment": _assessment_ref(latest),
+            }
+        )
+    return {
+        "code": piece.code,
+        "status": piece.status,
+        "created_at": iso(piece.created_at),
+        "completed_at": iso(piece.completed_at),
+        "work_order": {
+            "number": work_order.number,
+            "product": work_order.product,
+            "customer": work_order.customer.name,
+            "quantity": work_order.quantity,
+            "due": work_order.due_on.isoformat() if work_order.due_on else None,
+        },
+        "operations": operations,
+        "evidence": evidence,
+    }
+
+
+def student_portfolio(code: str) -> dict[str, Any] | None:
+    """Summarise a student's evidence per competency of their framework (their livret)."""
+    student = db.session.execute(select(Student).where(Student.code == code)).scalar_one_or_none()
+    if student is None:
+        return None
+    framework = student.framework
+    rows = db.session.execute(
+        select(Evidence, Piece.code)
+        .join(OperationRun, OperationRun.id == Evidence.run_id)
+        .join(Piece, Piece.id == OperationRun.piece_id)
+        .where(Evidence.student_id == student.id)
+        .order_by(Evidence.created_at, Evidence.id)
+        .options(selectinload(Evidence.assessments))
+    ).all()
+    by_competency: dict[int, list[tuple[Evidence, str]]] = defaultdict(list)
+    for evidence, piece_code in rows:
+        by_competency[evidence.competency_id].append((evidence, piece_code))
+    competencies = []
+    for competency in framework.competencies:
+        items = by_competency.get(competency.id, [])
+        assessments = [a for evidence, _ in items for a in evidence.assessments]
+        latest = max(assessments, key=lambda a: (a.assessed_at, a.id)) if assessments else None
+        pieces = list(dict.fromkeys(piece_code for _, piece_code in items))
+        competencies.append(
+            {
+                "code": competency.full_code,
+                "title": competency.title,
+                "evidence_count": len(items),
+                "latest_assessment": _assessment_ref(latest),
+                "pieces": pieces,
+            }
+        )
+    return {
+        "student": {
+            **student_ref(student),
+            "framework": {
+                "code": framework.code,
+                "title": framework.title,
+                "provisional": framework.provisional,
+            },
+        },
+        "competencies": competencies,
+    }
+
+
+__all__ = [
+    "Competency",
+    "OperationType",
+    "iso",
+    "piece_detail",
+    "station_summary",
+    "stations_overview",
+    "student_portfolio",
+]
