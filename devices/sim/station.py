@@ -423,7 +423,6 @@ class WeldingStation:
         """Weld until `stop` is set: an idle pause, then a weld, again and again."""
         while not stop.is_set():
             if max_welds is not None and self.welds_done >= max_welds:
-                stop.wait()
                 return
             if not self.clock.sleep(self._rng.uniform(*idle_s), stop):
                 return
