@@ -7,7 +7,13 @@ from typing import Any
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
+from app import cli, models  # noqa: F401  (models: registers every table on the metadata)
+from app.api import bp as api_bp
+from app.api import http_error
+from app.auth import bp as auth_bp
+from app.board import bp as board_bp
 from app.config import Config
 from app.extensions import configure_sqlite, csrf, db, login_manager, migrate
 
@@ -24,8 +30,6 @@ def create_app(config: Config | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from app import models  # noqa: F401  (registers every table on the metadata)
-
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
@@ -38,16 +42,11 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.session_protection = "strong"
     csrf.init_app(app)
 
-    from app.api import bp as api_bp
-    from app.auth import bp as auth_bp
-    from app.board import bp as board_bp
-
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for CSRF to protect
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)
-
-    from app import cli
+    app.register_error_handler(HTTPException, http_error)
 
     cli.register(app)
     _register_hooks(app)

@@ -92,9 +92,9 @@ def token_list() -> None:
         state = "révoqué" if row.revoked_at else "actif"
         station = row.station.code if row.station else "-"
         used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "jamais"
-        click.echo(
-            f"{row.id}\t{row.prefix}…\t{row.name}\t{station}\t{'lecture' if row.can_read else ''}\t{state}\tutilisé : {used}"
-        )
+        rights = "scans+lecture" if row.can_read else "scans"
+        fields = [str(row.id), f"{row.prefix}…", row.name, station, rights, state, used]
+        click.echo("\t".join(fields))
 
 
 @token_cli.command("revoke")
@@ -141,7 +141,8 @@ def user_create(email: str, role: str, name: str | None) -> None:
     set_password(user, password, must_change=True)
     db.session.commit()
     click.echo(
-        f"Compte {email} ({role}) prêt. Mot de passe provisoire, à changer à la première connexion :",
+        f"Compte {email} ({role}) prêt. "
+        "Mot de passe provisoire, à changer à la première connexion :",
         err=True,
     )
     click.echo(password)

@@ -61,7 +61,7 @@ class Config:
                     "`python -c 'import secrets; print(secrets.token_hex(32))'` et exportez-la "
                     "(ou ajoutez-la au fichier d'environnement du service)."
                 )
-            self.SECRET_KEY = "insecure-debug-key"
+            self.SECRET_KEY = "insecure-debug-key"  # noqa: S105  (debug/testing only)
         mapping: dict[str, Any] = {
             "SECRET_KEY": self.SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": _normalise_database_url(self.DATABASE_URL),
@@ -97,6 +97,12 @@ def engine_options(url: str) -> dict[str, Any]:
 class TestingConfig(Config):
     """Configuration for the test suite: a given database, no real secret needed."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     def __init__(self, database_url: str, **extra: Any) -> None:
-        super().__init__(DATABASE_URL=database_url, SECRET_KEY="test-secret", TESTING=True)
+        super().__init__(
+            DATABASE_URL=database_url,
+            SECRET_KEY="test-secret",  # noqa: S106  (tests only)
+            TESTING=True,
+        )
         self.extra = dict(extra)

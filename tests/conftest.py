@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from hypothesis import HealthCheck, settings
@@ -25,6 +26,7 @@ from tests.support.databases import (
     postgres_admin_url,
     postgres_available,
 )
+from tests.support.server import GunicornServer
 from tests.support.services import require
 
 settings.register_profile(
@@ -59,7 +61,8 @@ def database(
     require(
         postgres_available(postgres_admin_url()),
         "PostgreSQL",
-        "install and start PostgreSQL (apt-get install postgresql) or set ATELIER_TEST_POSTGRES_URL",
+        "install and start PostgreSQL (apt-get install postgresql) "
+        "or set ATELIER_TEST_POSTGRES_URL",
     )
     test_db, name = make_postgres()
     try:
@@ -111,9 +114,18 @@ def scanner(client: FlaskClient, school: None) -> factories.Scanner:
 
 
 @pytest.fixture
+def live_server(app: Flask, database_url: str, tmp_path: Path) -> Iterator[GunicornServer]:
+    """The real web server (gunicorn, 2 workers) on this test's database."""
+    server = GunicornServer(database_url, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def school_data() -> dict[str, Any]:
     """The minimal school file, parsed, to look up badge codes by student."""
-    import yaml
-
     data: dict[str, Any] = yaml.safe_load(factories.MINIMAL_SCHOOL.read_text(encoding="utf-8"))
     return data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,12 +26,13 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> tuple[
     ), status
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> tuple[Any, int]:
+def http_error(exc: HTTPException) -> Any:
+    """Answer HTTP errors under /api/ in JSON (pages keep Werkzeug's HTML)."""
+    if not request.path.startswith("/api/"):
+        return exc
     status = exc.code or 500
-    return error_response(
-        status, exc.name.lower().replace(" ", "_"), HTTP_MESSAGES.get(status, exc.name)
-    )
+    code = exc.name.lower().replace(" ", "_")
+    return error_response(status, code, HTTP_MESSAGES.get(status, exc.name))
 
 
 @bp.get("/health")

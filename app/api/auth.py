@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from app.extensions import begin_write, db
 from app.models import DeviceToken, Station, utcnow
 
-TOKEN_PREFIX = "atl_"
+TOKEN_PREFIX = "atl_"  # noqa: S105  (a marker, not a secret)
 # A revoked token may keep working this long in a process that cached it.
 CACHE_TTL_S = 30.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)

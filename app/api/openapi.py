@@ -292,7 +292,7 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-READ_SECURITY = [{"deviceToken": []}, {"teacherSession": []}]
+READ_SECURITY: list[dict[str, list[str]]] = [{"deviceToken": []}, {"teacherSession": []}]
 
 
 def openapi_document() -> dict[str, Any]:

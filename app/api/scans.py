@@ -37,7 +37,9 @@ def parse_timestamp(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _text(body: dict[str, Any], key: str, max_len: int, required: bool) -> str | None:
+def _text(
+    body: dict[str, Any], key: str, max_len: int, required: bool, allow_empty: bool = False
+) -> str | None:
     value = body.get(key)
     if value is None:
         if required:
@@ -45,7 +47,7 @@ def _text(body: dict[str, Any], key: str, max_len: int, required: bool) -> str |
         return None
     if not isinstance(value, str):
         raise BadScan(f"le champ « {key} » doit être un texte")
-    if required and not value:
+    if required and not value and not allow_empty:
         raise BadScan(f"le champ « {key} » ne peut pas être vide")
     if len(value) > max_len:
         raise BadScan(f"le champ « {key} » dépasse {max_len} caractères")
@@ -60,9 +62,14 @@ def scan_from_body(body: Any, device: DeviceIdentity) -> ScanInput:
     assert event_id is not None
     if any(not ch.isprintable() for ch in event_id):
         raise BadScan("le champ « event_id » contient des caractères invisibles")
-    code = _text(body, "code", MAX_CODE, required=True)
+    # An empty code is a scan the parser refuses (bad_format), recorded like any other.
+    code = _text(body, "code", MAX_CODE, required=True, allow_empty=True)
     assert code is not None
+    # No database stores NUL in text: keep the scan, with the character made visible.
+    code = code.replace("\x00", "\ufffd")
     station = _text(body, "station", MAX_STATION, required=False)
+    if station is not None and any(not ch.isprintable() for ch in station):
+        raise BadScan("le champ « station » contient des caractères invisibles")
     source = _text(body, "source", 20, required=False)
     if source is not None and source not in SOURCES:
         raise BadScan(f"le champ « source » doit valoir {', '.join(SOURCES)}")

@@ -24,7 +24,7 @@ MIN_PASSWORD_LENGTH = 12
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 
 
-@login_manager.user_loader
+@login_manager.user_loader  # type: ignore[untyped-decorator]
 def _load_user(user_id: str) -> StaffUser | None:
     if not user_id.isdigit():
         return None
@@ -96,14 +96,14 @@ def logout() -> Any:
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
-@login_required
+@login_required  # type: ignore[untyped-decorator]
 def change_password() -> Any:
     """Let a signed-in staff member choose a new password."""
     if request.method == "POST":
         current = request.form.get("current", "")[:200]
         new = request.form.get("new", "")[:200]
         confirm = request.form.get("confirm", "")[:200]
-        user: StaffUser = current_user  # type: ignore[assignment]
+        user: StaffUser = current_user
         problem = None
         if not user.password_hash or not check_password_hash(user.password_hash, current):
             problem = "Le mot de passe actuel est incorrect."

@@ -355,7 +355,8 @@ def _badge_list(c: Checker, path: Path, value: Any, badges: dict[str, Path]) -> 
                 badge,
                 BADGE,
                 20,
-                "un badge valide (B- suivi de chiffres, ou 8 à 14 chiffres hexadécimaux en majuscules)",
+                "un badge valide (B- suivi de chiffres, "
+                "ou 8 à 14 chiffres hexadécimaux en majuscules)",
             )
             c.unique(badges, code, bpath, "badge")
             result.append(code)

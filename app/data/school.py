@@ -305,14 +305,14 @@ class _Upsert:
                 self.summary.removed["operations"] += 1
             db.session.flush()
             for sspec in wspec.operations:
-                operation = existing.get(sspec.step)
-                created_step = operation is None
-                if operation is None:
-                    operation = Operation(work_order_id=work_order.id, step=sspec.step)
-                    db.session.add(operation)
+                step_row = existing.get(sspec.step)
+                created_step = step_row is None
+                if step_row is None:
+                    step_row = Operation(work_order_id=work_order.id, step=sspec.step)
+                    db.session.add(step_row)
                 self.sync(
                     "operations",
-                    operation,
+                    step_row,
                     created_step,
                     operation_type_id=types[sspec.type].id,
                     wps_id=wps[sspec.wps].id if sspec.wps else None,

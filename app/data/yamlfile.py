@@ -70,8 +70,9 @@ def _walk(
 
 def load_located(text: str, filename: str) -> LocatedDocument:
     """Parse YAML text; raise SchoolFileError with the line of any syntax error."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -84,7 +85,8 @@ def load_located(text: str, filename: str) -> LocatedDocument:
         # The safe constructor raises these for values like the date 2026-13-45.
         raise SchoolFileError([f"{filename}:1: valeur invalide : {exc}"]) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[Path, int] = {}
     dups: list[tuple[Path, int]] = []
     if node is not None:

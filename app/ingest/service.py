@@ -124,7 +124,7 @@ def _insert_bad_request(device_token_id: int | None, raw: bytes, reason: str) ->
             error_code="bad_request",
             reason=reason[:400],
             device_token_id=device_token_id,
-            payload=raw[:2000].decode("utf-8", errors="replace"),
+            payload=raw[:2000].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         )
     )
     db.session.flush()

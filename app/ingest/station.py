@@ -207,7 +207,8 @@ class StationRules:
                 return Applied(f"Tu es bien au poste {device.name}.")
             raise Rejected(
                 "not_allowed",
-                f"Ce lecteur appartient au poste {device.name} : il ne peut pas agir pour un autre.",
+                f"Ce lecteur appartient au poste {device.name} : "
+                "il ne peut pas agir pour un autre.",
                 f"station scan {code} at non-kiosk {device.code}",
             )
         if target.id == device.id or target.kind == KIOSK:
@@ -485,13 +486,13 @@ class StationRules:
     ) -> Applied:
         message = ""
         current = self._active_run(state)
-        if current is not None and (current.piece_id, current.operation_id) != (
+        other = current is not None and (current.piece_id, current.operation_id) != (
             piece.id,
             operation.id,
-        ):
-            if current.status == "running":
-                self._pause(current)
-                message = f"{self._run_label(current)} est mis en pause. "
+        )
+        if other and current is not None and current.status == "running":
+            self._pause(current)
+            message = f"{self._run_label(current)} est mis en pause. "
         run = db.session.execute(
             select(OperationRun).where(
                 OperationRun.piece_id == piece.id, OperationRun.operation_id == operation.id

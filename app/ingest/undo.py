@@ -81,7 +81,8 @@ class UndoLog:
 
 def _pk(obj: Base) -> dict[str, Any]:
     mapper = inspect(type(obj))
-    return {col.key: getattr(obj, col.key) for col in mapper.primary_key}
+    keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    return {key: getattr(obj, key) for key in keys}
 
 
 def _where(table: Table, values: dict[str, Any]) -> Any:

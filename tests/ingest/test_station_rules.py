@@ -15,6 +15,7 @@ from app.models import (
     Piece,
     Presence,
     RunInterval,
+    Station,
     Student,
 )
 from tests.factories import Scanner, make_token
@@ -29,8 +30,6 @@ TEACHER = "B-9001"
 
 def present_at(station_code: str) -> list[str]:
     """Return the student ids badged in at a station."""
-    from app.models import Station
-
     rows = db.session.execute(
         select(Student.code)
         .join(Presence, Presence.student_id == Student.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 
 import pytest
 
@@ -26,7 +27,9 @@ def require(available: bool, what: str, install: str) -> None:
 
 def require_binary(name: str, install: str) -> str:
     """Return the path of an executable, or skip/fail the test when it is missing."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
     require(path is not None, f"the '{name}' program", install)
     assert path is not None
     return path
@@ -41,8 +44,6 @@ def free_port() -> int:
 
 def wait_for_port(port: int, timeout_s: float = 10.0, host: str = "127.0.0.1") -> bool:
     """Wait until something accepts TCP connections on the port; tell whether it did."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

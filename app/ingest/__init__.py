@@ -1,0 +1,1 @@
+"""The ingest core: every input is recorded under its id and applied to the shop."""
