@@ -132,6 +132,7 @@ class _StudentState:
     station: Station | None = None
     context: tuple[str, int] | None = None
     done: bool = False
+    last_at_s: float = 0.0
     actions: list[ShiftAction] = field(default_factory=list)
 
 
@@ -170,7 +171,14 @@ def plan_shift(school: School, settings: ShiftSettings) -> ShiftPlan:
             break
         state = min(active, key=lambda s: (s.free_at_s, s.student.id))
         if state.free_at_s > settings.day_s:
-            _leave(state, rng, min_gap_s, station_free_at, handover_s)
+            _leave(
+                state,
+                rng,
+                min_gap_s=min_gap_s,
+                station_free_at=station_free_at,
+                handover_s=handover_s,
+                day_s=settings.day_s,
+            )
             continue
         choice = _next_task(
             school,
@@ -181,11 +189,20 @@ def plan_shift(school: School, settings: ShiftSettings) -> ShiftPlan:
             rng=rng,
         )
         if choice is None:
-            _leave(state, rng, min_gap_s, station_free_at, handover_s)
+            _leave(
+                state,
+                rng,
+                min_gap_s=min_gap_s,
+                station_free_at=station_free_at,
+                handover_s=handover_s,
+                day_s=settings.day_s,
+            )
             continue
         piece, station, start_s = choice
         if start_s == float("inf"):
-            # Every station this student could use is taken: wait and look again.
+            # Every station this student could use is taken. Leaving their own station
+            # first lets whoever waits for it go on, so students never wait in a circle.
+            _badge_out(state, state.free_at_s, rng, station_free_at, handover_s)
             state.free_at_s += WAIT_WHEN_BUSY_S
             continue
         moving = state.station is not None and state.station.code != station.code
@@ -200,11 +217,19 @@ def plan_shift(school: School, settings: ShiftSettings) -> ShiftPlan:
         )
         timeline = builder.build(school)
         if timeline[-1].at_s > settings.day_s:
-            _leave(state, rng, min_gap_s, station_free_at, handover_s)
+            _leave(
+                state,
+                rng,
+                min_gap_s=min_gap_s,
+                station_free_at=station_free_at,
+                handover_s=handover_s,
+                day_s=settings.day_s,
+            )
             continue
         if moving:
             _badge_out(state, state.free_at_s, rng, station_free_at, handover_s)
         state.actions.extend(timeline)
+        state.last_at_s = timeline[-1].at_s
         state.station = station
         state.context = (piece.work_order.number, piece.work_order.steps[piece.next_step].step)
         state.free_at_s = timeline[-1].at_s + min_gap_s
@@ -314,6 +339,7 @@ def _badge_out(
     if station is None:
         return
     code = ACTION_BADGE_OUT if rng.random() < 0.5 else state.badge
+    state.last_at_s = at_s
     state.actions.append(
         ShiftAction(
             at_s=at_s,
@@ -331,12 +357,15 @@ def _badge_out(
 def _leave(
     state: _StudentState,
     rng: random.Random,
+    *,
     min_gap_s: float,
     station_free_at: dict[str, float],
     handover_s: float,
+    day_s: float,
 ) -> None:
-    """End the student's day: badge out wherever they are."""
-    _badge_out(state, state.free_at_s, rng, station_free_at, handover_s)
+    """End the student's day: badge out wherever they are, before the day ends."""
+    at_s = max(state.last_at_s + min_gap_s, min(state.free_at_s, day_s))
+    _badge_out(state, at_s, rng, station_free_at, handover_s)
     state.free_at_s += min_gap_s
     state.done = True
 

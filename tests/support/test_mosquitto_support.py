@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder
 
@@ -43,19 +45,29 @@ def publish_once(
     retain: bool = False,
     username: str | None = None,
     password: str | None = None,
-) -> mqtt.ReasonCode | None:
-    """Connect, publish one QoS 1 message, wait for its PUBACK and disconnect."""
+) -> ReasonCode:
+    """Connect; if accepted, publish one QoS 1 message and wait for its PUBACK.
+
+    Return the CONNACK reason code.
+    """
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="")
     if username is not None:
         client.username_pw_set(username, password)
-    codes: list[mqtt.ReasonCode] = []
-    client.on_connect = lambda c, u, f, rc, p: codes.append(rc)
+    codes: list[ReasonCode] = []
+    answered = threading.Event()
+
+    def on_connect(c: mqtt.Client, u: object, f: object, rc: ReasonCode, p: object) -> None:
+        codes.append(rc)
+        answered.set()
+
+    client.on_connect = on_connect
     client.connect(broker.host, broker.port)
     client.loop_start()
     try:
-        info = client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(timeout=5)
-        return codes[0] if codes else None
+        assert answered.wait(5), "no CONNACK"
+        if not codes[0].is_failure:
+            client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(timeout=5)
+        return codes[0]
     finally:
         client.disconnect()
         client.loop_stop()
@@ -101,7 +113,7 @@ def test_shipped_config_is_rewritten_to_the_test_port_and_files():
         assert f"acl_file {broker.acl_file}" in text
 
         refused = publish_once(broker, "atelier/v1/t/ws01/evt/arc", b"{}")
-        assert refused is not None and refused.is_failure
+        assert refused.is_failure
 
         with MqttRecorder(
             broker.url, ["atelier/v1/#"], username="ingest", password="pw-ingest"
@@ -109,7 +121,7 @@ def test_shipped_config_is_rewritten_to_the_test_port_and_files():
             ok = publish_once(
                 broker, "atelier/v1/t/ws01/evt/arc", b"mine", username="ws01", password="pw-ws01"
             )
-            assert ok is not None and not ok.is_failure
+            assert not ok.is_failure
             # The ACL lets ws01 write only under its own device.
             publish_once(
                 broker, "atelier/v1/t/ws02/evt/arc", b"theirs", username="ws01", password="pw-ws01"
