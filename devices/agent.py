@@ -217,7 +217,12 @@ class _Trouble:
 
 
 class SerialReader:
-    """Read a serial port forever, reopening it whenever it disappears."""
+    """Read a serial port forever, reopening it whenever it disappears.
+
+    A plain loop rather than `serial.threaded.ReaderThread`: a ReaderThread ends with
+    its port, so reopening needs a supervisor anyway; one loop holds the reopen
+    back-off, the outage logging and the stop request together.
+    """
 
     def __init__(
         self,
@@ -275,6 +280,9 @@ class SerialReader:
                     "lecteur %s déconnecté (%s) ; reconnexion automatique", self.url, exc
                 )
                 trouble.report("unavailable")
+            except Exception:
+                # Reading must go on whatever happens downstream; reopen the port.
+                logger.exception("erreur inattendue sur le lecteur %s ; réouverture", self.url)
             finally:
                 self.connected.clear()
                 _close_quietly(port)

@@ -10,6 +10,7 @@ import logging
 import re
 import signal
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from devices.agent import (
     Agent,
     Backoff,
     ScanClient,
+    SerialReader,
     Verdict,
     classify_response,
     default_spool_path,
@@ -415,3 +417,28 @@ def test_check_mode_shows_bytes_codes_and_drops_and_sends_nothing(agent_process,
     assert shown == ".0A00F1C2D3EA." * 2 + ".0A00F1C2D300."
     assert "Fin de l'essai" in output
     assert "http" not in output.lower()
+
+
+def test_reader_survives_a_failing_consumer_and_keeps_reading(serial_pty):
+    received: list[bytes] = []
+
+    def consume(data: bytes) -> None:
+        if not received:
+            received.append(b"boom")
+            raise RuntimeError("a bug downstream")
+        received.append(data)
+
+    reader = SerialReader(str(serial_pty.path), baudrate=9600, on_data=consume)
+    stop = threading.Event()
+    thread = threading.Thread(target=reader.run, args=(stop,))
+    thread.start()
+    try:
+        assert reader.connected.wait(5)
+        serial_pty.write(b"x")
+        assert wait_until(lambda: reader.connections == 2, timeout_s=10)
+        assert reader.connected.wait(5)
+        serial_pty.write(b"after")
+        assert wait_until(lambda: b"".join(received[1:]) == b"after")
+    finally:
+        stop.set()
+        thread.join(5)
