@@ -17,6 +17,9 @@ from devices.sim.weld import WeldLimits
 
 WELDING_KIND = "welding"
 KIOSK_KIND = "kiosk"
+# Where work that needs no particular machine (reading a plan, checking a piece) is done
+# first, when the school has such stations.
+BENCH_KINDS = ("inspection", "assembly", "finishing")
 _PROCESS_IN_NAME = re.compile(r"\((\d{2,3})\)")
 
 
@@ -60,7 +63,7 @@ class Wps:
 
 @dataclass(frozen=True)
 class OperationType:
-    """A kind of work; `station_kind` None means it can be done at a kiosk."""
+    """A kind of work; `station_kind` None means it can be done at any station."""
 
     id: str
     name: str
@@ -116,9 +119,18 @@ class School:
         return tuple(s for s in self.stations if s.kind == WELDING_KIND and s.mqtt_device)
 
     def stations_for(self, station_kind: str | None) -> tuple[Station, ...]:
-        """Return the stations where an operation of that kind can be done."""
-        wanted = station_kind or KIOSK_KIND
-        return tuple(s for s in self.stations if s.kind == wanted)
+        """Return the stations where an operation of that kind can be done.
+
+        Work with no station kind goes to a bench (inspection, assembly, finishing) or else
+        to any station but a kiosk or a welding booth. A kiosk only acts for another
+        station once that station's label is scanned, so it is never the workplace itself.
+        """
+        if station_kind is not None:
+            return tuple(s for s in self.stations if s.kind == station_kind)
+        benches = tuple(s for s in self.stations if s.kind in BENCH_KINDS)
+        if benches:
+            return benches
+        return tuple(s for s in self.stations if s.kind not in {KIOSK_KIND, WELDING_KIND})
 
     def default_wps(self, process: str) -> Wps | None:
         """Return the first WPS of a process, in file order."""

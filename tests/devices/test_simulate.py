@@ -846,8 +846,13 @@ def test_school_file_gives_stations_wps_and_routings():
     assert [s.step for s in order.steps] == [10, 20, 30]
     assert order.steps[1].is_welding and order.steps[1].wps is not None
     assert order.operation_code(order.steps[1]) == "OF-2026-0001-20"
-    # CONTROLE has no station_kind: it is done at a kiosk.
-    assert [s.code for s in school.stations_for(order.steps[2].type.station_kind)] == ["ST-KIOSK-1"]
+    # CONTROLE has no station_kind: any station but a kiosk or a welding booth will do.
+    assert [s.code for s in school.stations_for(order.steps[2].type.station_kind)] == [
+        "ST-PLASMA",
+        "ST-PLIEUSE",
+    ]
+    demo = load_school(DEMO_SCHOOL)
+    assert {s.kind for s in demo.stations_for(None)} == {"inspection", "assembly", "finishing"}
 
 
 def test_a_school_file_without_what_the_simulator_needs_is_refused():
@@ -925,9 +930,10 @@ def plan_violations(school: School, plan: ShiftPlan) -> list[str]:
                 piece = (action.work_order or "", action.code, action.step)
                 order = orders[action.work_order or ""]
                 step = next(s for s in order.steps if s.step == action.step)
-                kind = step.type.station_kind or "kiosk"
-                if stations[action.station].kind != kind:
-                    problems.append(f"{where}: step needs a {kind} station")
+                kind = step.type.station_kind
+                actual = stations[action.station].kind
+                if actual != kind and (kind is not None or actual in {"kiosk", "welding"}):
+                    problems.append(f"{where}: step needs a {kind} station, not {actual}")
             elif action.note == "weld":
                 weld = action.weld
                 if piece is None or weld is None:
