@@ -22,6 +22,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
@@ -46,6 +47,7 @@ from devices.sim.weld import (
     arc_end_message,
     generate_weld,
 )
+from tests import factories
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder, ReceivedMessage
 from tests.support.services import free_port
 
@@ -1132,3 +1134,100 @@ def test_a_cut_short_shift_badges_everyone_out():
 def is_subsequence(needle: list[Any], haystack: list[Any]) -> bool:
     remaining = iter(haystack)
     return all(any(item == candidate for candidate in remaining) for item in needle)
+
+
+# -- end to end against the real server (gunicorn on the test's database) -------------
+
+
+def read_api(live_server: Any, token: str, path: str) -> Any:
+    response = requests.get(
+        f"{live_server.url}/api/v1/{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.mark.slow
+def test_a_planned_shift_is_accepted_scan_by_scan_by_the_real_server(app, school, live_server):
+    scan_token = factories.make_token(None, name="shift-sim")
+    read_token = factories.make_token(None, read=True, name="shift-reader")
+    school_file = load_school(MINIMAL_SCHOOL)
+    settings_ = ShiftSettings(
+        seed=11,
+        students=3,
+        speed=900.0,
+        day_s=3 * 3600.0,
+        min_real_gap_s=0.15,
+        handover_real_s=1.0,
+    )
+    plan = plan_shift(school_file, settings_)
+    assert plan_violations(school_file, plan) == []
+    with ScanClient(live_server.url, scan_token, event_prefix="e2e") as client:
+        report = ShiftRunner(plan, client, {}).run(duration_real_s=120)
+
+    assert not report.interrupted
+    planned_scans = [a for a in plan.actions if a.code is not None]
+    assert len(report.outcomes) == len(planned_scans)
+    refused = [
+        (o.station, o.code, o.error_code, o.message) for o in report.outcomes if not o.accepted
+    ]
+    # The plan follows the server's rules, so every scan of a fresh day is accepted.
+    assert refused == []
+    assert all(o.message for o in report.outcomes)
+
+    finished = [a for a in plan.actions if a.note == "finish"]
+    assert finished
+    for action in finished:
+        piece = read_api(live_server, read_token, f"pieces/{action.piece}")
+        (operation,) = [op for op in piece["operations"] if op["step"] == action.step]
+        assert operation["status"] == "finished", (action.piece, action.step)
+        assert operation["station"] == action.station
+        assert action.student_id in {s["id"] for s in operation["students"]}
+    done = Counter(a.piece for a in finished)
+    for order in school_file.work_orders:
+        for label in plan.pieces[order.number]:
+            if done[label] == len(order.steps):
+                piece = read_api(live_server, read_token, f"pieces/{label}")
+                assert piece["status"] == "awaiting_review"
+    stations = read_api(live_server, read_token, "stations")["stations"]
+    assert all(s["students"] == [] for s in stations), "somebody is still badged in"
+
+
+@pytest.mark.slow
+def test_shift_command_keeps_going_when_the_server_refuses_scans(app, school, live_server):
+    scan_token = factories.make_token(None, name="shift-cli")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "ATELIER_TOKEN": scan_token}
+    env.pop("ATELIER_MQTT_URL", None)
+    command = [
+        sys.executable,
+        "-m",
+        "devices.simulate",
+        "shift",
+        "--server",
+        live_server.url,
+        "--school",
+        str(MINIMAL_SCHOOL),
+        "--speed",
+        "900",
+        "--students",
+        "2",
+        "--day-hours",
+        "0.5",
+        "--seed",
+        "3",
+    ]
+    first = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "Fin de journée" in first.stdout
+    assert " 0 refusé(s)" in first.stdout
+    # Replaying the same day: finished operations are refused (422) with a French message,
+    # and the simulator carries on to the end of the day.
+    again = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "Fin de journée" in again.stdout
+    assert " 0 refusé(s)" not in again.stdout
+    assert "est déjà terminée" in again.stderr
