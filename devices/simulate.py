@@ -173,6 +173,7 @@ def _range(text: str) -> tuple[float, float]:
 
 def _install_signal_handlers(stop: threading.Event) -> None:
     def handle(signum: int, frame: FrameType | None) -> None:
+        """Ask every loop to stop; the main thread then shuts the stations down."""
         logger.info("signal %d received: stopping", signum)
         stop.set()
 
@@ -321,6 +322,7 @@ def _run_burst(args: argparse.Namespace, stop: threading.Event) -> int:
     reports: dict[str, BurstReport] = {}
 
     def burst(station: WeldingStation) -> None:
+        """Publish this station's welds and keep its figures."""
         reports[station.device] = station.publish_welds(args.welds, with_samples=args.samples)
 
     began = time.monotonic()
