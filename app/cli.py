@@ -13,7 +13,7 @@ from app.api.auth import clear_cache, create_token
 from app.auth import one_time_password, set_password
 from app.data.school import dump_school, export_school, import_school
 from app.data.yamlfile import SchoolFileError
-from app.extensions import begin_write, db
+from app.extensions import begin_write, db, make_durable
 from app.models import ROLES, DeviceToken, StaffUser, utcnow
 
 data_cli = click.Group("data", help="Importer ou exporter les données de l'école (YAML).")
@@ -33,6 +33,7 @@ def data_import(file: Path) -> None:
         begin_write()
         summary = import_school(text, str(file))
         db.session.commit()
+        make_durable()
     except SchoolFileError as exc:
         db.session.rollback()
         count = len(exc.messages)

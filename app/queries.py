@@ -6,34 +6,23 @@ Nothing here writes; everything returns plain JSON-ready dictionaries.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
+from app.ingest import catalog as catalog_module
+from app.ingest.station import load_state, present_students, summarize
 from app.models import (
     Assessment,
-    Competency,
     Evidence,
     Operation,
     OperationRun,
-    OperationType,
     Piece,
-    Presence,
-    Station,
-    StationState,
     Student,
-    WorkOrder,
 )
-
-
-def iso(value: datetime | None) -> str | None:
-    """Format a timestamp as RFC 3339 UTC with milliseconds, as the API promises."""
-    if value is None:
-        return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from app.models.types import iso
 
 
 def student_ref(student: Student) -> dict[str, str]:
@@ -42,6 +31,7 @@ def student_ref(student: Student) -> dict[str, str]:
 
 
 def _operation_ref(operation: Operation) -> dict[str, Any]:
+    """Describe a routing step for the API."""
     return {
         "code": operation.code,
         "step": operation.step,
@@ -50,59 +40,17 @@ def _operation_ref(operation: Operation) -> dict[str, Any]:
     }
 
 
-def station_summary(station: Station, kiosk: Station | None = None) -> dict[str, Any]:
-    """Describe a station's live state: who is in, the order, the piece and the run."""
-    state = db.session.get(StationState, station.id)
-    presences = db.session.execute(
-        select(Presence)
-        .where(Presence.station_id == station.id, Presence.ended_at.is_(None))
-        .order_by(Presence.started_at, Presence.id)
-        .options(selectinload(Presence.student))
-    ).scalars()
-    summary: dict[str, Any] = {
-        "code": station.code,
-        "name": station.name,
-        "kind": station.kind,
-        "students": [student_ref(presence.student) for presence in presences],
-        "work_order": None,
-        "operation": None,
-        "piece": None,
-        "run": None,
-    }
-    if kiosk is not None:
-        summary["via_kiosk"] = kiosk.code
-    if state is None:
-        return summary
-    if station.kind == "kiosk" and state.acting_for_id is not None:
-        acting = db.session.get(Station, state.acting_for_id)
-        summary["acting_for"] = acting.code if acting is not None else None
-    if state.work_order_id is not None:
-        work_order = db.session.get(WorkOrder, state.work_order_id)
-        if work_order is not None:
-            summary["work_order"] = {"number": work_order.number, "product": work_order.product}
-    if state.operation_id is not None:
-        operation = db.session.get(Operation, state.operation_id)
-        if operation is not None:
-            summary["operation"] = _operation_ref(operation)
-    if state.piece_id is not None:
-        piece = db.session.get(Piece, state.piece_id)
-        summary["piece"] = piece.code if piece is not None else None
-    if state.active_run_id is not None:
-        run = db.session.get(OperationRun, state.active_run_id)
-        if run is not None:
-            summary["run"] = {
-                "piece": run.piece.code,
-                "operation": _operation_ref(run.operation),
-                "status": run.status,
-                "started_at": iso(run.started_at),
-            }
-    return summary
-
-
 def stations_overview() -> list[dict[str, Any]]:
     """Describe every station's live state, in code order."""
-    stations = db.session.execute(select(Station).order_by(Station.code)).scalars().all()
-    return [station_summary(station) for station in stations]
+    conn = db.session.connection()
+    catalog = catalog_module.current(conn)
+    result = []
+    for station in sorted(catalog.stations.values(), key=lambda s: s.code):
+        state = load_state(conn, station.id, lock=False)
+        result.append(
+            summarize(catalog, station, state, present_students(conn, catalog, station.id))
+        )
+    return result
 
 
 def _assessment_ref(assessment: Assessment | None) -> dict[str, Any] | None:
@@ -222,14 +170,3 @@ def student_portfolio(code: str) -> dict[str, Any] | None:
         },
         "competencies": competencies,
     }
-
-
-__all__ = [
-    "Competency",
-    "OperationType",
-    "iso",
-    "piece_detail",
-    "station_summary",
-    "stations_overview",
-    "student_portfolio",
-]

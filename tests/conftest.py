@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, settings
 
 from app import create_app
 from app.api.auth import clear_cache
+from app.ingest import catalog
 from app.config import TestingConfig
 from app.extensions import db
 from tests import factories
@@ -82,6 +83,7 @@ def app(database_url: str) -> Iterator[Flask]:
     """The application on this test's database, inside an app context."""
     application = create_app(TestingConfig(database_url))
     clear_cache()
+    catalog.invalidate()
     with application.app_context():
         yield application
         db.session.remove()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.data.schema import SchoolSpec, validate
 from app.data.yamlfile import LocatedDocument, SchoolFileError, load_located
 from app.extensions import Base, db
+from app.ingest import catalog
 from app.models import (
     Badge,
     Competency,
@@ -332,6 +333,8 @@ def import_school(text: str, filename: str) -> ImportSummary:
     upsert.run()
     if upsert.errors:
         raise SchoolFileError(upsert.errors)
+    if summary.changed:
+        catalog.bump_version()
     return summary
 
 

@@ -8,24 +8,35 @@ changes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from app.extensions import begin_write, db
+from app.extensions import WRITE_OPTION, db, make_durable, serialized_writes
+from app.ingest import catalog as catalog_module
+from app.ingest.catalog import Catalog, StationInfo
 from app.ingest.codes import CodeError, parse_code
 from app.ingest.events import Outcome, ScanInput
-from app.ingest.sql import insert_ignore
-from app.ingest.station import Rejected, ScanContext, StationRules
-from app.models import Event, Station, utcnow
-from app.queries import station_summary
+from app.ingest.station import (
+    EVENTS,
+    Rejected,
+    ScanContext,
+    StationRules,
+    load_state,
+    present_students,
+    summarize,
+)
+from app.models import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -45,44 +56,48 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return code in {"40001", "40P01", "55P03"} or isinstance(exc, IntegrityError)
 
 
-def run_in_transaction(work: Any) -> Outcome:
-    """Run ``work()`` in a write transaction, commit, and retry it on transient conflicts."""
+def run_in_transaction(work: Callable[[Connection], Outcome]) -> Outcome:
+    """Run ``work(conn)`` in a write transaction, commit, and retry on transient conflicts.
+
+    The ingest path uses a Core connection of its own rather than the ORM session: a scan
+    is a handful of prebuilt statements, and the session's bookkeeping would cost more
+    than they do. The outcome is returned only once the commit is durable.
+    """
+    engine = db.engine
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            begin_write()
-            outcome: Outcome = work()
-            db.session.commit()
+            with serialized_writes(), engine.connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    outcome = work(conn)
+            make_durable()
             return outcome
         except DBAPIError as exc:
-            db.session.rollback()
             if not _is_retryable(exc) or attempt == MAX_ATTEMPTS:
                 logger.error("ingest transaction failed after %d attempt(s): %s", attempt, exc)
                 raise IngestUnavailable(str(exc.orig)) from exc
             logger.warning("ingest transaction conflict (attempt %d), retrying: %s", attempt, exc)
             time.sleep(RETRY_PAUSE_S * attempt)
-        except BaseException:
-            db.session.rollback()
-            raise
     raise AssertionError("unreachable")
 
 
 def process_scan(scan: ScanInput) -> Outcome:
     """Record a scan and apply it to the shop; answer as the scan API does."""
     try:
-        return run_in_transaction(lambda: _record_and_apply(scan))
+        return run_in_transaction(lambda conn: _record_and_apply(conn, scan))
     except IngestUnavailable:
         raise
     except Exception:
         # A bug must not lose the scan silently nor answer 500: record it as rejected.
         logger.exception("scan %s could not be applied", scan.event_id)
-        return run_in_transaction(lambda: _record_internal_error(scan))
+        return run_in_transaction(lambda conn: _record_internal_error(conn, scan))
 
 
-def _record_internal_error(scan: ScanInput) -> Outcome:
+def _record_internal_error(conn: Connection, scan: ScanInput) -> Outcome:
     message = "Erreur du serveur : ce scan n'a pas été pris en compte. Préviens ton maître pro."
     body = _rejection_body(scan, "internal_error", message, None)
-    event_db_id = insert_ignore(
-        Event.__table__,  # type: ignore[arg-type]
+    event_db_id = conn.execute(
+        _insert_event(conn.dialect.name),
         {
             "channel": scan.channel,
             "key": scan.event_id,
@@ -98,36 +113,37 @@ def _record_internal_error(scan: ScanInput) -> Outcome:
             "source": scan.source,
             "response": body,
         },
-        ["channel", "key"],
-    )
+    ).scalar()
     if event_db_id is None:
-        return _replay(scan)
+        return _replay(conn, scan)
     return Outcome(422, body, event_db_id=event_db_id)
 
 
 def record_bad_request(device_token_id: int | None, raw: bytes, reason: str) -> None:
     """Keep a trace of a malformed request in the event log (it has no usable id)."""
     try:
-        run_in_transaction(lambda: _insert_bad_request(device_token_id, raw, reason))
+        run_in_transaction(lambda conn: _insert_bad_request(conn, device_token_id, raw, reason))
     except IngestUnavailable:
         logger.warning("could not record a malformed request: database unavailable")
 
 
-def _insert_bad_request(device_token_id: int | None, raw: bytes, reason: str) -> Outcome:
-    db.session.add(
-        Event(
-            channel="http-bad",
-            key=uuid.uuid4().hex,
-            received_at=utcnow(),
-            body_sha256=hashlib.sha256(raw).hexdigest(),
-            status="rejected",
-            error_code="bad_request",
-            reason=reason[:400],
-            device_token_id=device_token_id,
-            payload=raw[:2000].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-        )
+def _insert_bad_request(
+    conn: Connection, device_token_id: int | None, raw: bytes, reason: str
+) -> Outcome:
+    conn.execute(
+        EVENTS.insert(),
+        {
+            "channel": "http-bad",
+            "key": uuid.uuid4().hex,
+            "received_at": utcnow(),
+            "body_sha256": hashlib.sha256(raw).hexdigest(),
+            "status": "rejected",
+            "error_code": "bad_request",
+            "reason": reason[:400],
+            "device_token_id": device_token_id,
+            "payload": raw[:2000].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        },
     )
-    db.session.flush()
     return Outcome(400, {})
 
 
@@ -139,10 +155,10 @@ def _rejection_body(scan: ScanInput, code: str, message: str, kind: str | None) 
     return body
 
 
-def _record_and_apply(scan: ScanInput) -> Outcome:
+def _record_and_apply(conn: Connection, scan: ScanInput) -> Outcome:
     now = utcnow()
-    event_db_id = insert_ignore(
-        Event.__table__,  # type: ignore[arg-type]
+    event_db_id = conn.execute(
+        _insert_event(conn.dialect.name),
         {
             "channel": scan.channel,
             "key": scan.event_id,
@@ -156,18 +172,19 @@ def _record_and_apply(scan: ScanInput) -> Outcome:
             "source": scan.source,
             "scanned_at": scan.scanned_at,
         },
-        ["channel", "key"],
-    )
+    ).scalar()
     if event_db_id is None:
-        return _replay(scan)
+        return _replay(conn, scan)
 
+    catalog = catalog_module.current(conn)
     values: dict[str, Any] = {}
     body: dict[str, Any]
     status = 201
-    after_commit: tuple[Any, ...] = ()
-    station = _resolve_station(scan)
+    runs_changed: tuple[Any, ...] = ()
+    station = _resolve_station(scan, catalog)
     parsed = parse_code(scan.code)
     kind = None if isinstance(parsed, CodeError) else parsed.kind.value
+    rules: StationRules | None = None
     try:
         if isinstance(station, Rejected):
             raise station
@@ -181,22 +198,18 @@ def _record_and_apply(scan: ScanInput) -> Outcome:
             undo_window=timedelta(seconds=current_app.config["ATELIER_UNDO_WINDOW_S"]),
             kiosk_timeout=timedelta(seconds=current_app.config["ATELIER_KIOSK_STATION_TIMEOUT_S"]),
         )
-        savepoint = db.session.begin_nested()
-        try:
-            applied = StationRules(ctx).apply(parsed)
-            savepoint.commit()
-        except Rejected:
-            savepoint.rollback()
-            raise
+        rules = StationRules(ctx, catalog, conn)
+        applied = rules.apply(parsed)
         acted_on = ctx.station or station
+        assert ctx.state is not None
+        kiosk = station if acted_on.id != station.id else None
+        students = rules.present(acted_on.id)
         body = {
             "event_id": scan.event_id,
             "status": "accepted",
             "kind": kind,
             "message": applied.message,
-            "station": station_summary(
-                acted_on, kiosk=station if acted_on is not station else None
-            ),
+            "station": summarize(catalog, acted_on, ctx.state, students, kiosk),
         }
         values.update(
             status="accepted",
@@ -205,14 +218,20 @@ def _record_and_apply(scan: ScanInput) -> Outcome:
             reason=None,
             student_id=applied.student_id,
             target_station_id=acted_on.id,
-            undo=ctx.undo.to_json() or None,
+            undo=rules.writer.ops or None,
         )
-        after_commit = tuple(applied.after_commit)
+        runs_changed = tuple(sorted(applied.runs_changed))
     except Rejected as rejected:
+        if rules is not None and rules.writer.ops:
+            # The rules refuse before they write; a refusal after a write is a bug.
+            raise RuntimeError(f"scan rejected after writing: {rejected.reason}") from rejected
         status = 422
         body = _rejection_body(scan, rejected.code, rejected.message, kind)
         if not isinstance(station, Rejected):
-            body["station"] = station_summary(station)
+            state = load_state(conn, station.id, lock=False)
+            body["station"] = summarize(
+                catalog, station, state, present_students(conn, catalog, station.id)
+            )
         values.update(
             status="rejected",
             kind=kind,
@@ -228,15 +247,38 @@ def _record_and_apply(scan: ScanInput) -> Outcome:
             rejected.reason,
         )
     values["response"] = body
-    db.session.execute(update(Event).where(Event.id == event_db_id).values(**values))
-    return Outcome(status, body, event_db_id=event_db_id, after_commit=after_commit)
+    conn.execute(_update_event(tuple(sorted(values))), {"k_id": event_db_id, **values})
+    return Outcome(status, body, event_db_id=event_db_id, after_commit=runs_changed)
 
 
-def _replay(scan: ScanInput) -> Outcome:
+@functools.cache
+def _insert_event(dialect: str) -> Any:
+    """Return the statement recording an input unless its id was seen (built once)."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(EVENTS)
+        .on_conflict_do_nothing(index_elements=["channel", "key"])
+        .returning(EVENTS.c.id)
+    )
+
+
+@functools.cache
+def _update_event(columns: tuple[str, ...]) -> Any:
+    """Return the statement completing an event row with these columns (built once)."""
+    return (
+        update(EVENTS)
+        .where(EVENTS.c.id == bindparam("k_id"))
+        .values({column: bindparam(column) for column in columns})
+    )
+
+
+def _replay(conn: Connection, scan: ScanInput) -> Outcome:
     """Answer a scan whose id was seen before: the same answer, or a conflict."""
-    existing = db.session.execute(
-        select(Event).where(Event.channel == scan.channel, Event.key == scan.event_id)
-    ).scalar_one()
+    existing = conn.execute(
+        select(EVENTS.c.body_sha256, EVENTS.c.response).where(
+            EVENTS.c.channel == scan.channel, EVENTS.c.key == scan.event_id
+        )
+    ).one()
     if existing.body_sha256 == scan.body_sha256 and existing.response is not None:
         return Outcome(200, {**existing.response, "duplicate": True}, duplicate=True)
     return Outcome(
@@ -250,21 +292,17 @@ def _replay(scan: ScanInput) -> Outcome:
     )
 
 
-def _resolve_station(scan: ScanInput) -> Station | Rejected:
+def _resolve_station(scan: ScanInput, catalog: Catalog) -> StationInfo | Rejected:
     """Find the station a scan happened at, from the body or the token's binding."""
     if scan.station_code is None:
-        if scan.bound_station_id is None:
+        if scan.bound_station_id is None or scan.bound_station_id not in catalog.stations:
             return Rejected(
                 "no_station",
                 "Ce lecteur n'est rattaché à aucun poste. Préviens ton maître pro.",
                 "no station in the body and the token is not bound to one",
             )
-        station = db.session.get(Station, scan.bound_station_id)
-        assert station is not None
-        return station
-    station = db.session.execute(
-        select(Station).where(Station.code == scan.station_code)
-    ).scalar_one_or_none()
+        return catalog.stations[scan.bound_station_id]
+    station = catalog.station_by_code(scan.station_code)
     if station is None:
         return Rejected(
             "unknown_station",

@@ -1,8 +1,8 @@
-"""The undo log of a scan: how to put the shop back as it was (``A-ANNULE``).
+"""Shop writes with their undo log: how to put the shop back as it was (``A-ANNULE``).
 
-Each accepted scan records the rows it created and the fields it changed, with their
-values before and after. Undoing checks that every row is still as the scan left it, so a
-later change made elsewhere is never silently overwritten.
+Every change a scan makes goes through ``ShopWriter``, which records the rows it created
+and the fields it changed, with their values before and after. Undoing checks that every
+row is still as the scan left it, so a later change made elsewhere is never overwritten.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, inspect, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import Base, db
+from app.extensions import Base
 
 
 class UndoConflict(Exception):
@@ -40,76 +41,145 @@ def _decode_map(values: dict[str, Any]) -> dict[str, Any]:
     return {key: _decode(value) for key, value in values.items()}
 
 
-class UndoLog:
-    """Collects, while a scan is applied, what undoing it would take."""
-
-    def __init__(self) -> None:
-        self.ops: list[list[Any]] = []
-
-    def record_created(self, obj: Base) -> None:
-        """Remember that the scan created this (flushed) row, and how it was then."""
-        mapper = inspect(type(obj))
-        values = {column.key: getattr(obj, column.key) for column in mapper.column_attrs}
-        self.ops.append(["del", obj.__tablename__, _encode_map(_pk(obj)), _encode_map(values)])
-
-    def record_inserted(self, table: str, pk: dict[str, Any], values: dict[str, Any]) -> None:
-        """Remember a row the scan inserted with a Core statement."""
-        self.ops.append(["del", table, _encode_map(pk), _encode_map(values)])
-
-    def set(self, obj: Base, **values: Any) -> None:
-        """Change fields of a row and remember their previous values."""
-        old = {key: getattr(obj, key) for key in values}
-        changed = {key: value for key, value in values.items() if old[key] != value}
-        if not changed:
-            return
-        for key, value in changed.items():
-            setattr(obj, key, value)
-        self.ops.append(
-            [
-                "set",
-                obj.__tablename__,
-                _encode_map(_pk(obj)),
-                _encode_map({key: old[key] for key in changed}),
-                _encode_map(changed),
-            ]
-        )
-
-    def to_json(self) -> list[list[Any]]:
-        """Return the log as JSON-serialisable data for the event row."""
-        return self.ops
-
-
-def _pk(obj: Base) -> dict[str, Any]:
-    mapper = inspect(type(obj))
-    keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
-    return {key: getattr(obj, key) for key in keys}
-
-
 def _where(table: Table, values: dict[str, Any]) -> Any:
-    clauses = [
-        table.c[key].is_(None) if value is None else table.c[key] == value
-        for key, value in values.items()
-    ]
-    return and_(*clauses)
+    return and_(
+        *(
+            table.c[key].is_(None) if value is None else table.c[key] == value
+            for key, value in values.items()
+        )
+    )
 
 
-def apply_undo(ops: list[list[Any]]) -> None:
+_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> Any:
+    """Build a statement once per shape: SQLAlchemy then reuses its compiled form."""
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = build()
+    return statement
+
+
+def _nullable_defaults(table: Table) -> dict[str, None]:
+    nulls: dict[str, None] = _cached(
+        ("nulls", table.name),
+        lambda: {
+            column.name: None
+            for column in table.columns
+            if column.nullable and column.default is None and not column.primary_key
+        },
+    )
+    return nulls
+
+
+class ShopWriter:
+    """Write shop rows with Core statements, keeping the log that undoes them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.ops: list[list[Any]] = []
+        self.dialect = conn.dialect.name
+
+    def insert(self, table: Table, values: dict[str, Any]) -> int:
+        """Insert a row with an ``id`` key and return the id."""
+        # Log the whole row as created (unset nullable columns are NULL), so that undoing
+        # it can check the row was not changed since.
+        values = {**_nullable_defaults(table), **values}
+        statement = _cached(
+            ("insert", table.name, tuple(sorted(values))),
+            lambda: table.insert().returning(table.c.id),
+        )
+        new_id = int(self.conn.execute(statement, values).scalar_one())
+        self.ops.append(["del", table.name, {"id": new_id}, _encode_map(values)])
+        return new_id
+
+    def insert_ignore(
+        self, table: Table, rows: list[dict[str, Any]], key: list[str]
+    ) -> list[dict[str, Any]]:
+        """Insert rows unless their unique key exists; return the rows actually inserted.
+
+        ``INSERT … ON CONFLICT DO NOTHING`` lets the database decide: a replay, or evidence
+        a weld already gave, is left as it is and not logged for undo.
+        """
+        if not rows:
+            return []
+        has_id = "id" in table.c and "id" not in key
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = _cached(
+            ("insert_ignore", self.dialect, table.name, tuple(key), tuple(sorted(rows[0]))),
+            lambda: (
+                insert(table)
+                .on_conflict_do_nothing(index_elements=key)
+                .returning(*([table.c.id] if has_id else [table.c[k] for k in key]))
+            ),
+        )
+        created = []
+        for row in rows:
+            returned = self.conn.execute(statement, row).first()
+            if returned is None:
+                continue
+            pk = {"id": returned[0]} if has_id else {k: row[k] for k in key}
+            self.ops.append(["del", table.name, _encode_map(pk), _encode_map(row)])
+            created.append({**row, **pk})
+        return created
+
+    def update(
+        self,
+        table: Table,
+        pk: dict[str, Any],
+        old: dict[str, Any],
+        new: dict[str, Any],
+        unlogged: dict[str, Any] | None = None,
+    ) -> None:
+        """Change the fields of one row that differ from ``old`` and remember how they were.
+
+        ``unlogged`` fields are written in the same statement but not undone (timestamps).
+        """
+        changed = {key: value for key, value in new.items() if old.get(key) != value}
+        written = {**changed, **(unlogged or {})}
+        if not written:
+            return
+        statement = _cached(
+            ("update", table.name, tuple(sorted(pk)), tuple(sorted(written))),
+            lambda: (
+                update(table)
+                .where(*(table.c[k] == bindparam(f"k_{k}") for k in sorted(pk)))
+                .values({k: bindparam(f"v_{k}") for k in sorted(written)})
+            ),
+        )
+        params = {f"k_{k}": v for k, v in pk.items()} | {f"v_{k}": v for k, v in written.items()}
+        result = self.conn.execute(statement, params)
+        if result.rowcount != 1:
+            raise RuntimeError(f"update of {table.name} {pk} matched {result.rowcount} rows")
+        if changed:
+            self.ops.append(
+                [
+                    "set",
+                    table.name,
+                    _encode_map(pk),
+                    _encode_map({key: old.get(key) for key in changed}),
+                    _encode_map(changed),
+                ]
+            )
+
+
+def apply_undo(conn: Connection, ops: list[list[Any]]) -> None:
     """Reverse a scan's changes, newest first; raise UndoConflict if the shop moved on."""
-    db.session.flush()
-    savepoint = db.session.begin_nested()
+    savepoint = conn.begin_nested()
     try:
         for op in reversed(ops):
             table = Base.metadata.tables[op[1]]
             pk = _decode_map(op[2])
             if op[0] == "del":
                 created = _decode_map(op[3]) if len(op) > 3 else {}
-                result = db.session.execute(delete(table).where(_where(table, {**pk, **created})))
+                result = conn.execute(delete(table).where(_where(table, {**pk, **created})))
             else:
                 old, new = _decode_map(op[3]), _decode_map(op[4])
-                result = db.session.execute(
+                result = conn.execute(
                     update(table).where(_where(table, {**pk, **new})).values(**old)
                 )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if result.rowcount != 1:
                 raise UndoConflict(f"{op[0]} {op[1]} {op[2]} no longer matches")
         savepoint.commit()
     except IntegrityError as exc:
@@ -118,4 +188,3 @@ def apply_undo(ops: list[list[Any]]) -> None:
     except UndoConflict:
         savepoint.rollback()
         raise
-    db.session.expire_all()

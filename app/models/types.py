@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import DateTime, Dialect, Table
 from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """Format a timestamp as RFC 3339 UTC with milliseconds, as the API promises."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -42,3 +49,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         if stored.tzinfo is None:
             return stored.replace(tzinfo=UTC)
         return stored.astimezone(UTC)
+
+
+def table_of(model: type[Any]) -> Table:
+    """Return a mapped class's table, typed as a Table for Core statements."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -45,7 +45,7 @@ def import_errors(data: dict[str, Any] | str) -> list[str]:
 
 
 def snapshot() -> str:
-    db.session.expire_all()
+    db.session.commit()  # end the read snapshot: scans commit on their own connection
     return dump_school(export_school())
 
 

@@ -42,7 +42,7 @@ def test_same_event_id_posted_concurrently_has_one_effect(
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 15 + [201], [r.text for r in responses]
     assert all(r.json()["message"].startswith("Bonjour Lucas") for r in responses)
-    db.session.expire_all()
+    db.session.commit()  # end the read snapshot: scans commit on their own connection
     assert db.session.execute(select(func.count()).select_from(Event)).scalar_one() == 1
     # Applied twice, the badge would have toggled Lucas back out.
     assert db.session.execute(select(func.count()).select_from(Presence)).scalar_one() == 1
@@ -64,7 +64,7 @@ def test_same_finish_replayed_concurrently_gives_evidence_once(
     finish = {"event_id": "finish-1", "code": "A-FIN"}
     responses = post_all_at_once(live_server.url, token, [finish] * 12)
     assert sorted(r.status_code for r in responses) == [200] * 11 + [201]
-    db.session.expire_all()
+    db.session.commit()  # end the read snapshot: scans commit on their own connection
     assert db.session.execute(select(func.count()).select_from(Evidence)).scalar_one() == 2
 
 
@@ -103,7 +103,7 @@ def test_two_stations_scanning_at_once_do_not_interfere(
             )
         )
     assert results == [[201] * 32, [201] * 32]
-    db.session.expire_all()
+    db.session.commit()  # end the read snapshot: scans commit on their own connection
     runs = db.session.execute(select(OperationRun)).scalars().all()
     assert len(runs) == 30 and all(run.status == "finished" for run in runs)
     by_station = {run.piece.code: run.station.code for run in runs}

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from app.extensions import db
+from app.ingest.catalog import bump_version
 from app.models import (
     Event,
     Evidence,
@@ -30,6 +31,7 @@ TEACHER = "B-9001"
 
 def present_at(station_code: str) -> list[str]:
     """Return the student ids badged in at a station."""
+    db.session.commit()  # see what scans committed on their own connection
     rows = db.session.execute(
         select(Student.code)
         .join(Presence, Presence.student_id == Student.id)
@@ -42,6 +44,7 @@ def present_at(station_code: str) -> list[str]:
 
 def evidence_of(student_code: str) -> list[str]:
     """Return the competencies a student has evidence of, as framework:code."""
+    db.session.commit()
     rows = db.session.execute(
         select(Evidence)
         .join(Student, Student.id == Evidence.student_id)
@@ -52,6 +55,7 @@ def evidence_of(student_code: str) -> list[str]:
 
 def run_of(piece: str, step: int) -> OperationRun | None:
     """Return the run of a routing step on a piece."""
+    db.session.commit()
     for run in db.session.execute(
         select(OperationRun).join(Piece).where(Piece.code == piece)
     ).scalars():
@@ -121,6 +125,7 @@ def test_staff_badge_cannot_work_at_a_station(scanner: Scanner) -> None:
 
 def test_inactive_student_badge_is_refused(scanner: Scanner) -> None:
     db.session.execute(update(Student).where(Student.code == "E2026-001").values(active=False))
+    bump_version()
     db.session.commit()
     scanner.refused(LUCAS, "not_allowed")
 
