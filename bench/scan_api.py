@@ -213,7 +213,7 @@ def check_events(
         keys = [
             row[0] for row in conn.execute(sa.text("SELECT key FROM events WHERE channel = 'http'"))
         ]
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 sa.text(
                     "SELECT status, count(*) FROM events WHERE channel = 'http' GROUP BY status"

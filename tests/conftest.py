@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, settings
 
 from app import create_app
 from app.api.auth import clear_cache
-from app.ingest import catalog
 from app.config import TestingConfig
 from app.extensions import db
+from app.ingest import catalog
 from tests import factories
 from tests.support.databases import (
     TestDatabase,
