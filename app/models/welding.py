@@ -1,0 +1,157 @@
+"""Welding: the live status of each station's device, its welds, samples and gaps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import Base
+from app.models.types import UtcDateTime
+
+if TYPE_CHECKING:
+    from app.models.people import StaffUser, Student
+    from app.models.production import OperationRun, Station, Wps
+
+VERDICTS = ("in_range", "out_of_range", "no_wps")
+
+
+class DeviceStatus(Base):
+    """What the server last heard from a station's MQTT device (online, arc on)."""
+
+    __tablename__ = "device_status"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    device: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(10), default="unknown")
+    boot_id: Mapped[str | None] = mapped_column(String(40))
+    fw: Mapped[str | None] = mapped_column(String(40))
+    # The station's own time of the status message, to order births and wills.
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    arc_on: Mapped[bool] = mapped_column(default=False)
+    arc_weld_id: Mapped[str | None] = mapped_column(String(80))
+    arc_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_boot_id: Mapped[str | None] = mapped_column(String(40))
+    last_seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class Weld(Base):
+    """One weld run (arc on to arc off), as its station reported it in ``arc_end``."""
+
+    __tablename__ = "welds"
+    __table_args__ = (
+        CheckConstraint("verdict IN ('in_range', 'out_of_range', 'no_wps')", name="verdict"),
+        Index("ix_welds_station_started", "station_id", "started_at"),
+        Index("ix_welds_unattributed", "run_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weld_key: Mapped[str] = mapped_column(String(80), unique=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    device: Mapped[str] = mapped_column(String(40))
+    boot_id: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    arc_s: Mapped[float] = mapped_column(Float)
+    process: Mapped[str | None] = mapped_column(String(10))
+    i_mean_a: Mapped[float] = mapped_column(Float)
+    i_min_a: Mapped[float | None] = mapped_column(Float)
+    i_max_a: Mapped[float | None] = mapped_column(Float)
+    u_mean_v: Mapped[float] = mapped_column(Float)
+    u_min_v: Mapped[float | None] = mapped_column(Float)
+    u_max_v: Mapped[float | None] = mapped_column(Float)
+    wfs_m_min: Mapped[float | None] = mapped_column(Float)
+    gas_l_min: Mapped[float | None] = mapped_column(Float)
+    energy_j: Mapped[float | None] = mapped_column(Float)
+    length_mm: Mapped[float | None] = mapped_column(Float)
+    # EN 1011-1 heat input, only when the seam length is known; k is kept with it.
+    heat_input_kj_mm: Mapped[float | None] = mapped_column(Float)
+    k_factor: Mapped[float | None] = mapped_column(Float)
+    wps_id: Mapped[int | None] = mapped_column(ForeignKey("wps.id"))
+    verdict: Mapped[str] = mapped_column(String(15))
+    deviations: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The run active at the station when the arc struck; NULL: waiting for a teacher.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("operation_runs.id"))
+    attributed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attributed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+
+    station: Mapped[Station] = relationship()
+    run: Mapped[OperationRun | None] = relationship()
+    wps: Mapped[Wps | None] = relationship()
+    attributed_by: Mapped[StaffUser | None] = relationship()
+    students: Mapped[list[WeldStudent]] = relationship(back_populates="weld")
+
+
+class WeldStudent(Base):
+    """A student badged in at the station when the weld's arc struck."""
+
+    __tablename__ = "weld_students"
+
+    weld_id: Mapped[int] = mapped_column(ForeignKey("welds.id"), primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True, index=True)
+
+    weld: Mapped[Weld] = relationship(back_populates="students")
+    student: Mapped[Student] = relationship()
+
+
+class WeldSamples(Base):
+    """A batch of 10 Hz samples of a weld (kept for its chart; may come before arc_end)."""
+
+    __tablename__ = "weld_samples"
+    __table_args__ = (UniqueConstraint("device", "boot_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weld_key: Mapped[str] = mapped_column(String(80), index=True)
+    device: Mapped[str] = mapped_column(String(40))
+    boot_id: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    t0: Mapped[datetime] = mapped_column(UtcDateTime)
+    dt_ms: Mapped[float] = mapped_column(Float)
+    i_a: Mapped[list[float]] = mapped_column(JSON)
+    u_v: Mapped[list[float]] = mapped_column(JSON)
+
+
+class SeqGap(Base):
+    """Sequence numbers a station skipped: messages possibly lost between it and us."""
+
+    __tablename__ = "seq_gaps"
+    __table_args__ = (Index("ix_seq_gaps_device_boot", "device", "boot_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    device: Mapped[str] = mapped_column(String(40))
+    boot_id: Mapped[str] = mapped_column(String(40))
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MqttOutbox(Base):
+    """Messages the server must publish (station cfg), written in the scan's transaction.
+
+    The MQTT worker publishes them in order and marks them sent once the broker has them:
+    the web processes never hold an MQTT connection.
+    """
+
+    __tablename__ = "mqtt_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(String(4000))
+    retain: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
