@@ -1,0 +1,1 @@
+"""The pieces behind ``python -m app.demo``: ports, private files, the broker, child processes."""
