@@ -1,0 +1,363 @@
+"""``board_snapshot()``: what the wall screen shows, from scans made through the real API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select, update
+
+from app.board.display import NBSP
+from app.board.queries import AWAITING_SHOWN, LATEST_WELDS, board_snapshot, workshop_timezone
+from app.extensions import begin_write, db
+from app.ingest import catalog as catalog_module
+from app.models import Event, Piece, StationState, Student, utcnow
+from tests.board.conftest import (
+    HUGO,
+    INES,
+    LEA,
+    LUCAS,
+    add_weld,
+    card,
+    finish_piece,
+    set_completed_at,
+    set_device,
+    snapshot,
+)
+from tests.factories import Scanner
+
+PARIS = workshop_timezone()
+
+
+# -- stations --------------------------------------------------------------------------------
+
+
+def test_a_student_badged_in_shows_on_the_station_with_the_run_in_progress(
+    welder: Scanner,
+) -> None:
+    welder.ok(LUCAS)
+    welder.ok(LEA)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+
+    station = card(snapshot(), "ST-SOUD-01")
+
+    assert station.name == "Poste MAG 1 (135)"
+    assert station.students == ("Lucas M.", "Léa C.")
+    assert station.work_order is not None
+    assert (station.work_order.number, station.work_order.product) == (
+        "OF-2026-0001",
+        "Support soudé",
+    )
+    assert station.operation is not None
+    assert (station.operation.step, station.operation.name) == (20, "Soudage MAG (135)")
+    assert station.piece == "P-2026-000001"
+    assert station.run_status == "running"
+    assert not station.idle
+
+
+def test_a_paused_run_is_shown_paused(welder: Scanner) -> None:
+    welder.ok(LUCAS)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+    welder.ok("A-PAUSE")
+
+    assert card(snapshot(), "ST-SOUD-01").run_status == "paused"
+
+
+def test_a_run_paused_because_everyone_left_keeps_its_operation_and_piece(
+    welder: Scanner,
+) -> None:
+    welder.ok(LUCAS)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+    welder.ok(LUCAS)  # badged out: the run pauses until someone comes back
+
+    station = card(snapshot(), "ST-SOUD-01")
+    assert station.students == ()
+    assert station.run_status == "paused"
+    assert station.piece == "P-2026-000001"
+    assert not station.idle
+
+
+def test_a_work_order_selected_without_a_run_shows_without_a_status(cutter: Scanner) -> None:
+    cutter.ok(HUGO)
+    cutter.ok("OF-2026-0002")
+
+    station = card(snapshot(), "ST-PLASMA")
+    assert station.students == ("Hugo L.",)
+    assert station.work_order is not None and station.work_order.number == "OF-2026-0002"
+    assert station.operation is None and station.piece is None
+    assert station.run_status is None
+
+
+def test_a_finished_run_leaves_the_station_without_a_run(cutter: Scanner) -> None:
+    cutter.ok(HUGO)
+    cutter.ok("OF-2026-0002-10")
+    cutter.ok("P-2026-000010")
+    cutter.ok("A-FIN")
+
+    assert card(snapshot(), "ST-PLASMA").run_status is None
+
+
+def test_stations_are_listed_welding_first_and_kiosks_are_left_out(school: None) -> None:
+    codes = [station.code for station in snapshot().stations]
+    assert codes == ["ST-SOUD-01", "ST-SOUD-02", "ST-PLASMA", "ST-PLIEUSE"]
+
+
+def test_an_untouched_station_is_idle(school: None) -> None:
+    plasma = card(snapshot(), "ST-PLASMA")
+    assert plasma.idle and plasma.students == () and plasma.welding is None
+
+
+def test_full_names_typed_into_the_school_file_are_shortened_on_the_board(
+    welder: Scanner,
+) -> None:
+    begin_write()
+    db.session.execute(
+        update(Student).where(Student.code == "E2026-001").values(name="Lucas Martin-Dubois")
+    )
+    db.session.commit()
+    catalog_module.invalidate()
+    welder.ok(LUCAS)
+
+    assert card(snapshot(), "ST-SOUD-01").students == ("Lucas M.",)
+
+
+# -- welding stations ---------------------------------------------------------------------
+
+
+def test_a_welding_station_never_heard_from_is_unknown_with_the_arc_off(school: None) -> None:
+    welding = card(snapshot(), "ST-SOUD-02").welding
+    assert welding is not None
+    assert (welding.state, welding.arc_on, welding.last_weld) == ("unknown", False, None)
+
+
+def test_the_arc_on_shows_with_its_start(school: None) -> None:
+    struck = utcnow() - timedelta(seconds=4)
+    set_device("ST-SOUD-01", "online", arc_on=True, arc_started_at=struck)
+    set_device("ST-SOUD-02", "online", arc_on=False)
+
+    board = snapshot()
+    mag1, mag2 = card(board, "ST-SOUD-01"), card(board, "ST-SOUD-02")
+    assert mag1.arc_on and mag1.welding is not None
+    assert mag1.welding.arc_started_at == struck
+    assert not mag1.idle  # the arc burns even with nobody badged in
+    assert mag2.welding is not None and mag2.welding.online and not mag2.arc_on
+
+
+def test_an_offline_station_never_shows_its_arc_on(school: None) -> None:
+    set_device("ST-SOUD-01", "offline", arc_on=True, arc_started_at=utcnow())
+
+    mag1 = card(snapshot(), "ST-SOUD-01")
+    assert mag1.welding is not None and mag1.welding.state == "offline"
+    assert not mag1.arc_on
+
+
+def test_each_welding_station_shows_the_verdict_of_its_own_last_weld(welder: Scanner) -> None:
+    welder.ok(LUCAS)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+    now = utcnow()
+    add_weld("ST-SOUD-01", now - timedelta(minutes=5), verdict="in_range")
+    add_weld(
+        "ST-SOUD-01",
+        now - timedelta(minutes=1),
+        verdict="out_of_range",
+        deviations=[{"field": "i_a", "value": 212.3, "min": 160, "max": 200, "deviation": 12.3}],
+    )
+    add_weld("ST-SOUD-02", now - timedelta(minutes=3), verdict="no_wps", attributed=False)
+
+    board = snapshot()
+    mag1, mag2 = card(board, "ST-SOUD-01").welding, card(board, "ST-SOUD-02").welding
+    assert mag1 is not None and mag1.last_weld is not None
+    assert mag1.last_weld.verdict.kind == "out_of_range"
+    assert mag1.last_weld.verdict.label == f"Hors DMOS{NBSP}: intensité +12{NBSP}A"
+    assert mag2 is not None and mag2.last_weld is not None
+    assert mag2.last_weld.verdict.label == "Sans DMOS"
+    assert mag2.last_weld.started_at == now - timedelta(minutes=3)
+
+
+# -- latest welds ---------------------------------------------------------------------------
+
+
+def test_latest_welds_are_the_newest_first_with_who_what_and_verdict(welder: Scanner) -> None:
+    welder.ok(LUCAS)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+    start = utcnow() - timedelta(hours=1)
+    for minute in range(LATEST_WELDS + 2):
+        add_weld("ST-SOUD-01", start + timedelta(minutes=minute), arc_s=10 + minute)
+    add_weld(
+        "ST-SOUD-02",
+        start + timedelta(minutes=30),
+        verdict="out_of_range",
+        deviations=[
+            {"field": "u_v", "value": 20.1, "min": 21, "max": 25, "deviation": -0.9},
+        ],
+        attributed=False,
+        students=["E2026-003", "E2026-001"],
+        process="141",
+        arc_s=31.25,
+        i_mean_a=150.0,
+        u_mean_v=20.1,
+    )
+
+    welds = snapshot().welds
+
+    assert len(welds) == LATEST_WELDS
+    assert [w.started_at for w in welds] == sorted((w.started_at for w in welds), reverse=True)
+    newest = welds[0]
+    assert newest.station == "Poste MAG 2 (135)"
+    assert newest.students == ("Léa C.", "Lucas M.")
+    assert newest.process == "141 TIG"
+    assert (newest.arc_s, newest.i_mean_a, newest.u_mean_v) == (31.25, 150.0, 20.1)
+    assert newest.verdict.kind == "out_of_range"
+    assert newest.verdict.label == f"Hors DMOS{NBSP}: tension \u22120,9{NBSP}V"
+    assert not newest.attributed
+    assert welds[1].attributed and welds[1].verdict.label == "Dans le DMOS"
+    assert welds[1].arc_s == 10 + LATEST_WELDS + 1
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+
+def test_a_piece_through_its_whole_routing_is_finished_today_and_awaits_review(
+    cutter: Scanner, bender: Scanner
+) -> None:
+    cutter.ok(HUGO)
+    bender.ok(INES)
+    finish_piece(cutter, bender, "P-2026-000010")
+
+    board = snapshot()
+    assert [(p.code, p.product) for p in board.finished_today] == [
+        ("P-2026-000010", "Console pliée")
+    ]
+    assert [p.code for p in board.awaiting_review] == ["P-2026-000010"]
+    assert board.awaiting_review_count == 1
+
+
+def test_finished_today_follows_the_workshops_local_day(cutter: Scanner, bender: Scanner) -> None:
+    cutter.ok(HUGO)
+    bender.ok(INES)
+    for piece in ("P-2026-000011", "P-2026-000012", "P-2026-000013"):
+        finish_piece(cutter, bender, piece)
+    # 26 November in Paris (UTC+1) runs from 25 November 23:00 UTC to 26 November 23:00 UTC.
+    set_completed_at("P-2026-000011", datetime(2026, 11, 25, 22, 59, tzinfo=UTC))
+    set_completed_at("P-2026-000012", datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
+    set_completed_at("P-2026-000013", datetime(2026, 11, 26, 22, 59, tzinfo=UTC))
+    morning = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+    board = snapshot(now=morning, zone=PARIS)
+
+    assert [p.code for p in board.finished_today] == ["P-2026-000013", "P-2026-000012"]
+    # Waiting for review has nothing to do with the day: all three wait, the oldest first.
+    assert [p.code for p in board.awaiting_review] == [
+        "P-2026-000011",
+        "P-2026-000012",
+        "P-2026-000013",
+    ]
+
+
+def test_awaiting_review_shows_the_oldest_few_and_counts_them_all(
+    cutter: Scanner, bender: Scanner
+) -> None:
+    cutter.ok(HUGO)
+    bender.ok(INES)
+    codes = [f"P-2026-0000{20 + n}" for n in range(AWAITING_SHOWN + 2)]
+    for code in codes:
+        finish_piece(cutter, bender, code)
+    base = utcnow() - timedelta(hours=3)  # completion order: the reverse of making order
+    for minutes, code in enumerate(reversed(codes)):
+        set_completed_at(code, base + timedelta(minutes=minutes))
+
+    board = snapshot()
+
+    assert board.awaiting_review_count == AWAITING_SHOWN + 2
+    assert [p.code for p in board.awaiting_review] == list(reversed(codes))[:AWAITING_SHOWN]
+
+
+def test_a_reviewed_piece_still_counts_as_finished_today_but_no_longer_awaits(
+    cutter: Scanner, bender: Scanner
+) -> None:
+    cutter.ok(HUGO)
+    bender.ok(INES)
+    finish_piece(cutter, bender, "P-2026-000030")
+    begin_write()
+    db.session.execute(update(Piece).where(Piece.code == "P-2026-000030").values(status="reviewed"))
+    db.session.commit()
+
+    board = snapshot()
+    assert [p.code for p in board.finished_today] == ["P-2026-000030"]
+    assert board.awaiting_review == () and board.awaiting_review_count == 0
+
+
+# -- cost and side effects --------------------------------------------------------------------
+
+
+@pytest.fixture
+def statements(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Record every SQL statement the app's engine runs (catalog kept: no version checks)."""
+    monkeypatch.setattr(catalog_module, "CHECK_INTERVAL_S", 3600.0)
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.strip().split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _measure(statements: list[str]) -> list[str]:
+    db.session.commit()
+    board_snapshot()  # loads the catalog once
+    db.session.commit()
+    statements.clear()
+    board_snapshot()
+    return [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+
+
+def test_the_snapshot_costs_the_same_few_selects_however_busy_the_workshop(
+    welder: Scanner, cutter: Scanner, bender: Scanner, statements: list[str]
+) -> None:
+    welder.ok(LUCAS)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+    add_weld("ST-SOUD-01", utcnow() - timedelta(minutes=1), students=["E2026-001"])
+    quiet = _measure(statements)
+
+    welder.ok(LEA)
+    cutter.ok(HUGO)
+    bender.ok(INES)
+    finish_piece(cutter, bender, "P-2026-000040")
+    finish_piece(cutter, bender, "P-2026-000041")
+    set_device("ST-SOUD-01", "online", arc_on=True, arc_started_at=utcnow())
+    set_device("ST-SOUD-02", "online")
+    for minute in range(12):
+        add_weld(
+            "ST-SOUD-02" if minute % 2 else "ST-SOUD-01",
+            utcnow() - timedelta(minutes=minute),
+            students=["E2026-001", "E2026-003"],
+        )
+    busy = _measure(statements)
+
+    assert quiet == busy == ["SELECT"] * 8
+
+
+def test_reading_the_board_writes_nothing(school: None, statements: list[str]) -> None:
+    db.session.commit()
+    states_before = db.session.execute(select(func.count()).select_from(StationState)).scalar()
+    events_before = db.session.execute(select(func.count()).select_from(Event)).scalar()
+
+    board_snapshot()
+    board_snapshot()
+    db.session.commit()
+
+    assert not {"INSERT", "UPDATE", "DELETE"} & set(statements)
+    assert db.session.execute(select(func.count()).select_from(StationState)).scalar() == (
+        states_before
+    )
+    assert db.session.execute(select(func.count()).select_from(Event)).scalar() == events_before
