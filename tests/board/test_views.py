@@ -1,0 +1,175 @@
+"""The board's page and its live fragment over HTTP: content, headers, privacy and access."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import yaml
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from app.extensions import begin_write, db
+from app.ingest import catalog as catalog_module
+from app.models import Student, WorkOrder, utcnow
+from tests.board.conftest import LEA, LUCAS, add_weld, set_device
+from tests.factories import MINIMAL_SCHOOL, Scanner, make_staff
+
+LIVE = "/tableau/direct"
+
+
+@pytest.fixture
+def busy(welder: Scanner) -> None:
+    """Lucas and Léa welding a piece at ST-SOUD-01, the arc on, one weld out of its WPS."""
+    welder.ok(LUCAS)
+    welder.ok(LEA)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+    set_device("ST-SOUD-01", "online", arc_on=True, arc_started_at=utcnow())
+    add_weld(
+        "ST-SOUD-01",
+        utcnow() - timedelta(minutes=2),
+        verdict="out_of_range",
+        deviations=[{"field": "i_a", "value": 212.3, "min": 160, "max": 200, "deviation": 12.3}],
+        students=["E2026-001", "E2026-003"],
+    )
+
+
+def text_of(html: str) -> str:
+    """Return the visible text of a page, tags removed and blanks collapsed."""
+    without_tags = re.sub(r"<[^>]+>", " ", html)
+    return " ".join(without_tags.replace("\u00a0", " ").split())
+
+
+def test_the_home_page_is_the_board_with_the_live_state(client: FlaskClient, busy: None) -> None:
+    response = client.get("/")
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    start = html.rindex("<article", 0, html.index('data-key="ST-SOUD-01"'))
+    card = html[start : html.index("</article>", start)]
+    visible = text_of(card)
+    assert "Poste MAG 1 (135)" in visible
+    assert "Lucas M., Léa C." in visible
+    assert "OF-2026-0001 Support soudé" in visible
+    assert "20 Soudage MAG (135)" in visible and "En cours" in visible
+    assert "P-2026-000001" in visible
+    assert "ARC" in visible and "arc-on" in card
+    assert "Hors DMOS : intensité +12 A" in visible
+    page = text_of(html)
+    assert "Dernières soudures" in page and "Finies aujourd'hui" in page and "À valider" in page
+    assert "Postes libres" in page and "Table de découpe plasma" in page
+
+
+def test_the_page_loads_its_script_from_the_server_and_falls_back_to_a_meta_refresh(
+    client: FlaskClient, school: None
+) -> None:
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts == ['<script src="/static/board.js" defer>']
+    assert "</script>" in html and re.search(r"<script[^>]*>\s*</script>", html)
+    assert re.search(r'<noscript><meta http-equiv="refresh" content="\d+"></noscript>', html)
+    assert "style=" not in html  # the CSP forbids inline styles
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from elsewhere
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    script = client.get("/static/board.js")
+    script.close()  # a static file answer holds the file open until closed
+    assert script.status_code == 200
+
+
+def test_the_live_fragment_is_the_same_board_without_the_page_and_never_cached(
+    client: FlaskClient, busy: None
+) -> None:
+    response = client.get(LIVE)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    fragment = response.get_data(as_text=True)
+    assert '<div id="board-live"' in fragment and "<html" not in fragment
+    assert "Lucas M., Léa C." in fragment
+    page = client.get("/").get_data(as_text=True)
+    assert text_of(fragment) in text_of(page)
+
+
+def test_the_board_shows_no_student_id_badge_email_or_full_name(
+    client: FlaskClient, busy: None
+) -> None:
+    begin_write()
+    db.session.execute(
+        update(Student).where(Student.code == "E2026-001").values(name="Lucas Martinez")
+    )
+    db.session.commit()
+    catalog_module.invalidate()
+    school = yaml.safe_load(MINIMAL_SCHOOL.read_text(encoding="utf-8"))
+    private = [s["id"] for s in school["students"]]
+    private += [badge for s in school["students"] for badge in s["badges"]]
+    private += [t["email"] for t in school["teachers"]] + ["Martinez"]
+
+    for path in ("/", LIVE):
+        html = client.get(path).get_data(as_text=True)
+        assert "Lucas M." in html
+        leaked = [item for item in private if item in html]
+        assert leaked == [], (path, leaked)
+
+
+def test_text_from_the_school_file_is_escaped(client: FlaskClient, busy: None) -> None:
+    begin_write()
+    db.session.execute(
+        update(WorkOrder)
+        .where(WorkOrder.number == "OF-2026-0001")
+        .values(product='<img src=x onerror="alert(1)">')
+    )
+    db.session.commit()
+    catalog_module.invalidate()
+
+    for path in ("/", LIVE):
+        html = client.get(path).get_data(as_text=True)
+        assert "<img" not in html
+        assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+
+
+def test_an_empty_workshop_still_shows_a_calm_board(client: FlaskClient, school: None) -> None:
+    visible = text_of(client.get("/").get_data(as_text=True))
+    assert "Aucune soudure pour l'instant." in visible
+    assert "Jamais connecté" in visible
+    assert "Finies aujourd'hui 0 pièce" in visible and "À valider 0 pièce" in visible
+
+
+# -- access ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", [None, False, "false", "0", ""])
+def test_the_board_is_public_unless_the_school_asks_for_a_login(
+    app: Flask, client: FlaskClient, school: None, setting: Any
+) -> None:
+    app.config["ATELIER_BOARD_LOGIN_REQUIRED"] = setting
+    assert client.get("/").status_code == 200
+    assert client.get(LIVE).status_code == 200
+
+
+@pytest.mark.parametrize("setting", [True, "true", "1", "oui"])
+def test_with_login_required_the_board_needs_a_signed_in_staff_member(
+    app: Flask, client: FlaskClient, school: None, setting: Any
+) -> None:
+    app.config["ATELIER_BOARD_LOGIN_REQUIRED"] = setting
+
+    page = client.get("/")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/connexion")
+    live = client.get(LIVE)
+    assert live.status_code == 401 and "Lucas" not in live.get_data(as_text=True)
+    assert live.headers["Cache-Control"] == "no-store"
+
+    make_staff("prof@example.org", "un-mot-de-passe-long")
+    signed_in = client.post(
+        "/connexion", data={"email": "prof@example.org", "password": "un-mot-de-passe-long"}
+    )
+    assert signed_in.status_code == 302
+    assert client.get("/").status_code == 200
+    assert client.get(LIVE).status_code == 200
