@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.api.auth import clear_cache, create_token
@@ -14,11 +18,14 @@ from app.auth import one_time_password, set_password
 from app.data.school import dump_school, export_school, import_school
 from app.data.yamlfile import SchoolFileError
 from app.extensions import begin_write, db, make_durable
-from app.models import ROLES, DeviceToken, StaffUser, utcnow
+from app.ingest import catalog
+from app.ingest.mqtt import BrokerAddress, ConfigurationError, IngestWorker
+from app.models import ROLES, DeviceToken, Setting, StaffUser, utcnow
 
 data_cli = click.Group("data", help="Importer ou exporter les données de l'école (YAML).")
 token_cli = click.Group("token", help="Gérer les jetons des appareils (bornes, lecteurs).")
 user_cli = click.Group("user", help="Gérer les comptes des enseignants et administrateurs.")
+ingest_cli = click.Group("ingest", help="Recevoir les messages des postes de soudage.")
 
 
 @data_cli.command("import")
@@ -149,9 +156,59 @@ def user_create(email: str, role: str, name: str | None) -> None:
     click.echo(password)
 
 
+@ingest_cli.command("mqtt")
+@click.option("--client-id", help="Identifiant MQTT fixe (par défaut atelier-ingest-<site>).")
+@click.option(
+    "--protocol",
+    type=click.Choice(["auto", "5", "3.1.1"]),
+    default="auto",
+    show_default=True,
+    help="Version MQTT : auto essaie MQTT 5 puis 3.1.1.",
+)
+def ingest_mqtt(client_id: str | None, protocol: str) -> None:
+    """Run the MQTT ingest worker until SIGTERM or Ctrl-C (one per site)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    url = app.config.get("ATELIER_MQTT_URL")
+    if not url:
+        raise click.ClickException(
+            "ATELIER_MQTT_URL n'est pas défini (ex. mqtt://atelier-ingest:motdepasse@127.0.0.1:1883)."
+        )
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    try:
+        broker = BrokerAddress.parse(url)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    site = catalog.current().site
+    if db.session.get(Setting, "site") is None:
+        raise click.ClickException(
+            "Aucune école dans la base : importez d'abord ses données "
+            "(flask --app app data import …)."
+        )
+    db.session.remove()
+    worker = IngestWorker(
+        app,
+        broker,
+        app.config["ATELIER_TOPIC_ROOT"],
+        client_id=client_id or f"atelier-ingest-{site}",
+        protocol=protocol,
+    )
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        logging.getLogger(__name__).info("signal %d: stopping the MQTT worker", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run(stop)
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the application's CLI."""
-    for group in (data_cli, token_cli, user_cli):
+    for group in (data_cli, token_cli, user_cli, ingest_cli):
         app.cli.add_command(group)
 
 

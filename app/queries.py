@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -21,6 +21,9 @@ from app.models import (
     OperationRun,
     Piece,
     Student,
+    Weld,
+    WeldStudent,
+    Wps,
 )
 from app.models.types import iso
 
@@ -63,6 +66,66 @@ def _assessment_ref(assessment: Assessment | None) -> dict[str, Any] | None:
     }
 
 
+def weld_ref(weld: Weld) -> dict[str, Any]:
+    """Describe a weld as the API shows it: figures, heat input and WPS verdict."""
+    return {
+        "weld_id": weld.weld_key,
+        "station": weld.station.code,
+        "process": weld.process,
+        "started_at": iso(weld.started_at),
+        "arc_s": weld.arc_s,
+        "i_mean_a": weld.i_mean_a,
+        "u_mean_v": weld.u_mean_v,
+        "energy_j": weld.energy_j,
+        "length_mm": weld.length_mm,
+        "heat_input_kj_mm": weld.heat_input_kj_mm,
+        "wps": weld.wps.code if weld.wps is not None else None,
+        "wps_verdict": weld.verdict,
+        "deviations": weld.deviations or [],
+        "students": [student_ref(link.student) for link in weld.students],
+    }
+
+
+def unattributed_welds(limit: int = 200) -> list[dict[str, Any]]:
+    """List the welds no run was active for, newest first: a teacher assigns them."""
+    welds = db.session.execute(
+        select(Weld)
+        .where(Weld.run_id.is_(None))
+        .order_by(Weld.started_at.desc(), Weld.id.desc())
+        .limit(limit)
+    ).scalars()
+    return [weld_ref(weld) for weld in welds]
+
+
+def arc_time_by_student(code: str) -> list[dict[str, Any]]:
+    """Sum a student's arc time per process and position (for welder qualification)."""
+    rows = db.session.execute(
+        select(
+            Weld.process,
+            Wps.position,
+            func.sum(Weld.arc_s),
+            func.count(Weld.id),
+            func.max(Weld.started_at),
+        )
+        .join(WeldStudent, WeldStudent.weld_id == Weld.id)
+        .join(Student, Student.id == WeldStudent.student_id)
+        .outerjoin(Wps, Wps.id == Weld.wps_id)
+        .where(Student.code == code)
+        .group_by(Weld.process, Wps.position)
+        .order_by(Weld.process, Wps.position)
+    ).all()
+    return [
+        {
+            "process": process,
+            "position": position,
+            "arc_s": round(float(total or 0.0), 1),
+            "welds": int(welds),
+            "last_weld_at": iso(last),
+        }
+        for process, position, total, welds, last in rows
+    ]
+
+
 def piece_detail(code: str) -> dict[str, Any] | None:
     """Describe a piece: its order, each routing step with who did it, and its evidence."""
     piece = db.session.execute(select(Piece).where(Piece.code == code)).scalar_one_or_none()
@@ -77,6 +140,16 @@ def piece_detail(code: str) -> dict[str, Any] | None:
             .options(selectinload(OperationRun.participants), selectinload(OperationRun.station))
         ).scalars()
     }
+    welds_by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if runs:
+        for weld in db.session.execute(
+            select(Weld)
+            .where(Weld.run_id.in_([run.id for run in runs.values()]))
+            .order_by(Weld.started_at, Weld.id)
+            .options(selectinload(Weld.students).selectinload(WeldStudent.student))
+        ).scalars():
+            assert weld.run_id is not None
+            welds_by_run[weld.run_id].append(weld_ref(weld))
     operations = []
     for operation in work_order.operations:
         run = runs.get(operation.id)
@@ -88,7 +161,7 @@ def piece_detail(code: str) -> dict[str, Any] | None:
             "students": [student_ref(p.student) for p in run.participants] if run else [],
             "started_at": iso(run.started_at) if run is not None else None,
             "finished_at": iso(run.finished_at) if run is not None else None,
-            "welds": [],
+            "welds": welds_by_run.get(run.id, []) if run is not None else [],
         }
         operations.append(entry)
     evidence_rows = db.session.execute(
@@ -160,6 +233,7 @@ def student_portfolio(code: str) -> dict[str, Any] | None:
             }
         )
     return {
+        "welding": arc_time_by_student(code),
         "student": {
             **student_ref(student),
             "framework": {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -14,6 +13,7 @@ from app.api import bp, error_response
 from app.api.auth import DeviceIdentity, device_from_request
 from app.ingest.events import SOURCES, ScanInput
 from app.ingest.service import IngestUnavailable, process_scan, record_bad_request
+from app.models.types import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -24,17 +24,6 @@ MAX_STATION = 80
 
 class BadScan(ValueError):
     """The request body is not a scan; the message says which field is wrong (French)."""
-
-
-def parse_timestamp(value: str) -> datetime:
-    """Read an RFC 3339 timestamp with a time zone, e.g. ``2026-11-26T09:20:11.400Z``."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError("timestamp without a time zone")
-    return parsed.astimezone(UTC)
 
 
 def _text(

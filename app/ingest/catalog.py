@@ -114,6 +114,7 @@ class Catalog:
     """The reference data of one version."""
 
     version: str
+    site: str = "site"
     stations: dict[int, StationInfo] = field(default_factory=dict)
     station_codes: dict[str, int] = field(default_factory=dict)
     station_devices: dict[str, int] = field(default_factory=dict)
@@ -151,6 +152,8 @@ class Catalog:
 
 def _load(conn: Connection, version: str) -> Catalog:
     catalog = Catalog(version)
+    site = conn.execute(select(Setting.value).where(Setting.key == "site")).scalar()
+    catalog.site = site or "site"
     for station_row in conn.execute(
         select(Station.id, Station.code, Station.name, Station.kind, Station.mqtt_device)
     ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,5 +33,3 @@ class Outcome:
     body: dict[str, Any]
     duplicate: bool = False
     event_db_id: int | None = None
-    # Side effects the transport must carry out after the commit (e.g. MQTT cfg).
-    after_commit: tuple[Any, ...] = field(default=())

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import Connection, bindparam, select, update
@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from app.extensions import WRITE_OPTION, db, make_durable, serialized_writes
 from app.ingest import catalog as catalog_module
 from app.ingest.catalog import Catalog, StationInfo
+from app.ingest.cfg import queue_cfg
 from app.ingest.codes import CodeError, parse_code
 from app.ingest.events import Outcome, ScanInput
 from app.ingest.station import (
@@ -39,6 +40,8 @@ from app.ingest.station import (
 from app.models import utcnow
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
 RETRY_PAUSE_S = 0.02
@@ -56,7 +59,7 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return code in {"40001", "40P01", "55P03"} or isinstance(exc, IntegrityError)
 
 
-def run_in_transaction(work: Callable[[Connection], Outcome]) -> Outcome:
+def run_in_transaction(work: Callable[[Connection], T]) -> T:
     """Run ``work(conn)`` in a write transaction, commit, and retry on transient conflicts.
 
     The ingest path uses a Core connection of its own rather than the ORM session: a scan
@@ -180,7 +183,6 @@ def _record_and_apply(conn: Connection, scan: ScanInput) -> Outcome:
     values: dict[str, Any] = {}
     body: dict[str, Any]
     status = 201
-    runs_changed: tuple[Any, ...] = ()
     station = _resolve_station(scan, catalog)
     parsed = parse_code(scan.code)
     kind = None if isinstance(parsed, CodeError) else parsed.kind.value
@@ -220,7 +222,10 @@ def _record_and_apply(conn: Connection, scan: ScanInput) -> Outcome:
             target_station_id=acted_on.id,
             undo=rules.writer.ops or None,
         )
-        runs_changed = tuple(sorted(applied.runs_changed))
+        if applied.runs_changed:
+            queue_cfg(
+                conn, catalog, applied.runs_changed, current_app.config["ATELIER_TOPIC_ROOT"], now
+            )
     except Rejected as rejected:
         if rules is not None and rules.writer.ops:
             # The rules refuse before they write; a refusal after a write is a bug.
@@ -248,7 +253,7 @@ def _record_and_apply(conn: Connection, scan: ScanInput) -> Outcome:
         )
     values["response"] = body
     conn.execute(_update_event(tuple(sorted(values))), {"k_id": event_db_id, **values})
-    return Outcome(status, body, event_db_id=event_db_id, after_commit=runs_changed)
+    return Outcome(status, body, event_db_id=event_db_id)
 
 
 @functools.cache

@@ -25,6 +25,7 @@ from app.models.production import (
 from app.models.types import UtcDateTime, utcnow
 from app.models.welding import (
     VERDICTS,
+    DeviceBoot,
     DeviceStatus,
     MqttOutbox,
     SeqGap,
@@ -44,6 +45,7 @@ __all__ = [
     "Badge",
     "Competency",
     "Customer",
+    "DeviceBoot",
     "DeviceStatus",
     "DeviceToken",
     "Event",

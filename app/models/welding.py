@@ -43,8 +43,18 @@ class DeviceStatus(Base):
     arc_on: Mapped[bool] = mapped_column(default=False)
     arc_weld_id: Mapped[str | None] = mapped_column(String(80))
     arc_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_boot_id: Mapped[str | None] = mapped_column(String(40))
-    last_seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class DeviceBoot(Base):
+    """One power-up of a station's device: the highest sequence number heard from it."""
+
+    __tablename__ = "device_boots"
+
+    device: Mapped[str] = mapped_column(String(40), primary_key=True)
+    boot_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seq: Mapped[int] = mapped_column(Integer)
 
 
 class Weld(Base):

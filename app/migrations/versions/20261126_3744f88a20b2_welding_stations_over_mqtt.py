@@ -1,8 +1,8 @@
 """welding stations over MQTT
 
-Revision ID: 33cd77bbb029
+Revision ID: 3744f88a20b2
 Revises: 176e4707fd6a
-Create Date: 2026-11-26 11:17:26.064866
+Create Date: 2026-11-26 11:19:35.583066
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '33cd77bbb029'
+revision = '3744f88a20b2'
 down_revision = '176e4707fd6a'
 branch_labels = None
 depends_on = None
@@ -46,6 +46,15 @@ def upgrade():
     with op.batch_alter_table('weld_samples', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_weld_samples_weld_key'), ['weld_key'], unique=False)
 
+    op.create_table('device_boots',
+    sa.Column('device', sa.String(length=40), nullable=False),
+    sa.Column('boot_id', sa.String(length=40), nullable=False),
+    sa.Column('station_id', sa.Integer(), nullable=False),
+    sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_device_boots_station_id_stations')),
+    sa.PrimaryKeyConstraint('device', 'boot_id', name=op.f('pk_device_boots'))
+    )
     op.create_table('device_status',
     sa.Column('station_id', sa.Integer(), nullable=False),
     sa.Column('device', sa.String(length=40), nullable=False),
@@ -57,8 +66,6 @@ def upgrade():
     sa.Column('arc_on', sa.Boolean(), nullable=False),
     sa.Column('arc_weld_id', sa.String(length=80), nullable=True),
     sa.Column('arc_started_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_boot_id', sa.String(length=40), nullable=True),
-    sa.Column('last_seq', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_device_status_station_id_stations')),
     sa.PrimaryKeyConstraint('station_id', name=op.f('pk_device_status'))
     )
@@ -148,6 +155,7 @@ def downgrade():
 
     op.drop_table('seq_gaps')
     op.drop_table('device_status')
+    op.drop_table('device_boots')
     with op.batch_alter_table('weld_samples', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_weld_samples_weld_key'))
 

@@ -1,0 +1,445 @@
+"""The MQTT ingest worker (``flask --app app ingest mqtt``): the welding stations' adapter.
+
+One process per site, never inside gunicorn. The paho network thread only queues what
+arrives (never blocking it); the main thread takes the messages in batches, records and
+applies each batch through the ingest core in one transaction, and acknowledges the
+messages to the broker only once that transaction is durable (``manual_ack``). With a
+persistent session (fixed client id, ``clean_start=False``, session expiry; or
+``clean_session=False`` on MQTT 3.1.1), a worker killed at any instant loses nothing: the
+broker sends again whatever was not acknowledged, and the core's unique ids make the
+second delivery a no-op. Between batches the worker publishes the stations' ``cfg`` that
+scans queued in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from flask import Flask
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import Connection, select, update
+
+from app.extensions import db
+from app.ingest import catalog as catalog_module
+from app.ingest.service import IngestUnavailable, run_in_transaction
+from app.ingest.welding import BatchResult, MqttMessage, ingest_batch
+from app.models import Event, MqttOutbox, utcnow
+from app.models.types import table_of
+
+logger = logging.getLogger(__name__)
+
+OUTBOX = table_of(MqttOutbox)
+BATCH_MAX = 1000
+KEEPALIVE_S = 30
+SESSION_EXPIRY_S = 7 * 24 * 3600
+# How many unacknowledged messages the broker may send us at once (MQTT 5 CONNECT):
+# a batch can hold that many before its single commit.
+RECEIVE_MAXIMUM = 2000
+CONNACK_TIMEOUT_S = 10.0
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+OUTBOX_INTERVAL_S = 0.5
+DB_RETRY_MAX_S = 30.0
+PUBLISH_TIMEOUT_S = 5.0
+
+
+class ConfigurationError(RuntimeError):
+    """The worker cannot start with this configuration (message in French)."""
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where the broker is and how to sign in, from ``ATELIER_MQTT_URL``."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Read ``mqtt://[user:password@]host:port`` (or ``mqtts://``)."""
+        parts = urlsplit(url)
+        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+            raise ConfigurationError(
+                f"ATELIER_MQTT_URL invalide : {url!r} (attendu mqtt://[utilisateur:mot-de-passe@]hôte:port)"
+            )
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+
+@dataclass
+class _Received:
+    message: MqttMessage
+    mid: int
+    qos: int
+    epoch: int
+
+
+class IngestWorker:
+    """Receive station messages, commit them in batches, acknowledge after the commit."""
+
+    def __init__(
+        self,
+        app: Flask,
+        broker: BrokerAddress,
+        topic_root: str,
+        *,
+        client_id: str | None = None,
+        protocol: str = "auto",
+        batch_max: int = BATCH_MAX,
+    ) -> None:
+        self.app = app
+        self.broker = broker
+        self.topic_root = topic_root
+        self.client_id = client_id
+        self.protocol = protocol
+        self.batch_max = batch_max
+        self.inbox: queue.Queue[_Received] = queue.Queue()
+        self.client: mqtt.Client | None = None
+        self.site = ""
+        # Incremented at each connection: a message is acknowledged only on the
+        # connection it came on (after a reconnect its packet id may name another one).
+        self.epoch = 0
+        self.epoch_lock = threading.Lock()
+        self.connected = threading.Event()
+        self.connack: tuple[bool, str] | None = None
+        self.totals = BatchResult()
+        self._last_outbox = 0.0
+
+    # -- paho callbacks (network thread: never block) --------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, flags: Any, reason_code: Any, _props: Any
+    ) -> None:
+        if reason_code.is_failure:
+            logger.error(
+                "MQTT connection refused by %s:%d: %s",
+                self.broker.host,
+                self.broker.port,
+                reason_code,
+            )
+            self.connack = (False, str(reason_code))
+            return
+        with self.epoch_lock:
+            self.epoch += 1
+        session = getattr(flags, "session_present", False)
+        logger.info(
+            "MQTT connected to %s:%d as %s (%s), session present: %s%s",
+            self.broker.host,
+            self.broker.port,
+            self.client_id,
+            "MQTT 5" if client.protocol == mqtt.MQTTv5 else "MQTT 3.1.1",
+            session,
+            "" if session else " (first connection, or the broker lost our queued messages)",
+        )
+        base = f"{self.topic_root}/{self.site}/+"
+        client.subscribe([(f"{base}/status", 1), (f"{base}/evt/#", 1), (f"{base}/data/#", 1)])
+        self.connack = (True, "Success")
+        self.connected.set()
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any
+    ) -> None:
+        self.connected.clear()
+        logger.warning(
+            "MQTT disconnected from %s:%d: %s", self.broker.host, self.broker.port, reason_code
+        )
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reason_codes: Any, _props: Any
+    ) -> None:
+        refused = [code for code in reason_codes if getattr(code, "is_failure", False)]
+        for code in refused:
+            logger.error("MQTT subscription refused: %s", code)
+        if not refused:
+            logger.info("MQTT subscriptions confirmed (QoS %s)", ", ".join(map(str, reason_codes)))
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.put(
+            _Received(
+                MqttMessage(msg.topic, bytes(msg.payload), utcnow(), bool(msg.retain)),
+                msg.mid,
+                msg.qos,
+                self.epoch,
+            )
+        )
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _make_client(self, protocol: MQTTProtocolVersion) -> mqtt.Client:
+        if protocol == MQTTProtocolVersion.MQTTv5:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.client_id or "",
+                protocol=protocol,
+                manual_ack=True,
+            )
+        else:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.client_id or "",
+                protocol=protocol,
+                clean_session=False,
+                manual_ack=True,
+            )
+        if self.broker.username is not None:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls:
+            client.tls_set()
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def _connect(self, stop: threading.Event) -> mqtt.Client | None:
+        """Connect, choosing MQTT 5 or falling back to 3.1.1; retry until connected or stopped."""
+        version = (
+            MQTTProtocolVersion.MQTTv311 if self.protocol == "3.1.1" else MQTTProtocolVersion.MQTTv5
+        )
+        delay = RECONNECT_MIN_S
+        announced = False
+        while not stop.is_set():
+            client = self._make_client(version)
+            self.client = client
+            self.connack = None
+            try:
+                if version == MQTTProtocolVersion.MQTTv5:
+                    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+                    properties.SessionExpiryInterval = SESSION_EXPIRY_S
+                    properties.ReceiveMaximum = RECEIVE_MAXIMUM
+                    client.connect(
+                        self.broker.host,
+                        self.broker.port,
+                        KEEPALIVE_S,
+                        clean_start=False,
+                        properties=properties,
+                    )
+                else:
+                    client.connect(self.broker.host, self.broker.port, KEEPALIVE_S)
+            except OSError as exc:
+                if not announced:
+                    logger.warning(
+                        "MQTT broker %s:%d unreachable (%s); retrying with back-off",
+                        self.broker.host,
+                        self.broker.port,
+                        exc,
+                    )
+                    announced = True
+                stop.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+                continue
+            # The network thread runs from here on; it reconnects by itself later.
+            client.loop_start()
+            deadline = time.monotonic() + CONNACK_TIMEOUT_S
+            while self.connack is None and time.monotonic() < deadline and not stop.is_set():
+                stop.wait(0.05)
+            if self.connack is not None and self.connack[0]:
+                return client
+            client.loop_stop()
+            reason = self.connack[1] if self.connack else "no CONNACK"
+            client.disconnect()
+            if (
+                version == mqtt.MQTTv5
+                and self.protocol == "auto"
+                and ("protocol version" in reason.lower() or self.connack is None)
+            ):
+                logger.warning("broker refused MQTT 5 (%s): falling back to MQTT 3.1.1", reason)
+                version = MQTTProtocolVersion.MQTTv311
+                continue
+            stop.wait(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+        return None
+
+    # -- the main loop ---------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set: connect, ingest, acknowledge, publish cfg."""
+        with self.app.app_context():
+            self.site = catalog_module.current().site
+        client = self._connect(stop)
+        if client is None:
+            return
+        try:
+            while not stop.is_set():
+                batch = self._take_batch()
+                if batch:
+                    self._ingest(batch, stop)
+                if time.monotonic() - self._last_outbox >= OUTBOX_INTERVAL_S:
+                    self._publish_outbox()
+        finally:
+            logger.info(
+                "MQTT worker stopping: %d messages, %d duplicates, %d rejected, %d welds "
+                "(%d attributed), %d sequence gaps",
+                self.totals.received,
+                self.totals.duplicates,
+                self.totals.rejected,
+                self.totals.welds,
+                self.totals.attributed,
+                self.totals.gaps,
+            )
+            # A clean DISCONNECT keeps the session: what we did not acknowledge waits.
+            client.disconnect()
+            client.loop_stop()
+
+    def _take_batch(self) -> list[_Received]:
+        try:
+            first = self.inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _ingest(self, batch: list[_Received], stop: threading.Event) -> None:
+        """Commit a batch (retrying while the database is down), then acknowledge it."""
+        messages = [received.message for received in batch]
+        delay = 0.5
+        while True:
+            try:
+                with self.app.app_context():
+                    result = self._commit(messages)
+                break
+            except IngestUnavailable as exc:
+                if stop.is_set():
+                    logger.warning(
+                        "stopping with %d messages not committed: not acknowledged", len(batch)
+                    )
+                    return
+                logger.error("database unavailable (%s): batch kept, retry in %.1f s", exc, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, DB_RETRY_MAX_S)
+            except Exception:
+                logger.exception("batch of %d messages failed: taking them one by one", len(batch))
+                with self.app.app_context():
+                    result = self._commit_one_by_one(messages)
+                break
+        self._add(result)
+        self._ack(batch)
+
+    def _commit(self, messages: list[MqttMessage]) -> BatchResult:
+        def work(conn: Connection) -> BatchResult:
+            catalog = catalog_module.current(conn)
+            return ingest_batch(conn, catalog, messages, self.topic_root, utcnow())
+
+        return run_in_transaction(work)
+
+    def _commit_one_by_one(self, messages: list[MqttMessage]) -> BatchResult:
+        total = BatchResult()
+        for message in messages:
+            try:
+                result = self._commit([message])
+            except IngestUnavailable:
+                raise
+            except Exception as exc:  # a bug must not stop the worker: record and go on
+                logger.exception("message on %s could not be applied", message.topic)
+                result = run_in_transaction(partial(_record_failure, message=message, exc=exc))
+            total.received += result.received
+            total.duplicates += result.duplicates
+            total.rejected += result.rejected
+            total.welds += result.welds
+            total.attributed += result.attributed
+            total.gaps += result.gaps
+        return total
+
+    def _add(self, result: BatchResult) -> None:
+        for name in ("received", "duplicates", "rejected", "welds", "attributed", "gaps"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(result, name))
+
+    def _ack(self, batch: list[_Received]) -> None:
+        client = self.client
+        assert client is not None
+        with self.epoch_lock:
+            for received in batch:
+                if received.qos > 0 and received.epoch == self.epoch:
+                    client.ack(received.mid, received.qos)
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def _publish_outbox(self) -> None:
+        """Publish the cfg messages scans queued, in order, and mark them sent."""
+        self._last_outbox = time.monotonic()
+        client = self.client
+        if client is None or not self.connected.is_set():
+            return
+        with self.app.app_context():
+            with db.engine.connect() as conn:
+                pending = conn.execute(
+                    select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload, OUTBOX.c.retain)
+                    .where(OUTBOX.c.sent_at.is_(None))
+                    .order_by(OUTBOX.c.id)
+                    .limit(100)
+                ).all()
+            sent = []
+            for row in pending:
+                info = client.publish(
+                    row.topic, row.payload.encode() or None, qos=1, retain=row.retain
+                )
+                try:
+                    info.wait_for_publish(PUBLISH_TIMEOUT_S)
+                except (RuntimeError, ValueError) as exc:
+                    logger.warning("cfg on %s not published yet: %s", row.topic, exc)
+                    break
+                if not info.is_published():
+                    break
+                sent.append(row.id)
+                logger.info(
+                    "published cfg on %s (%s)",
+                    row.topic,
+                    "cleared" if not row.payload else "limits",
+                )
+            if sent:
+                now = utcnow()
+
+                def mark_sent(conn: Connection) -> None:
+                    conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(sent)).values(sent_at=now))
+
+                run_in_transaction(mark_sent)
+
+
+def _record_failure(conn: Connection, *, message: MqttMessage, exc: Exception) -> BatchResult:
+    """Record a message the core could not apply as rejected, so the worker goes on."""
+    events = table_of(Event)
+    digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).hexdigest()
+    conn.execute(
+        events.insert(),
+        {
+            "channel": "mqtt",
+            "key": f"failed/{digest[:40]}/{time.time_ns()}",
+            "received_at": message.received_at,
+            "body_sha256": hashlib.sha256(message.payload).hexdigest(),
+            "status": "rejected",
+            "kind": "unknown",
+            "error_code": "internal_error",
+            "reason": f"unexpected error: {type(exc).__name__}: {exc}"[:400],
+            "code": message.topic[:200],
+            "source": "mqtt",
+            "payload": message.payload[:2000].decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        },
+    )
+    return BatchResult(received=1, rejected=1)
