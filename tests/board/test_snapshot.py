@@ -26,6 +26,7 @@ from tests.board.conftest import (
     set_device,
     snapshot,
 )
+from tests.board.welding import WeldingStation
 from tests.factories import Scanner
 
 PARIS = workshop_timezone()
@@ -219,6 +220,22 @@ def test_latest_welds_are_the_newest_first_with_who_what_and_verdict(welder: Sca
     assert not newest.attributed
     assert welds[1].attributed and welds[1].verdict.label == "Dans le DMOS"
     assert welds[1].arc_s == 10 + LATEST_WELDS + 1
+
+
+def test_a_weld_ingested_through_the_core_shows_its_verdict_in_french(welder: Scanner) -> None:
+    welder.ok(LUCAS)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+    station = WeldingStation("ws01")
+    station.status("online")
+    station.weld(utcnow(), i_mean=212.4, u_mean=23.9)
+
+    board = snapshot()
+    weld = board.welds[0]
+    assert weld.attributed and weld.students == ("Lucas M.",)
+    assert weld.verdict.label == f"Hors DMOS{NBSP}: intensité +12{NBSP}A"
+    mag1 = card(board, "ST-SOUD-01")
+    assert mag1.welding is not None and mag1.welding.online and not mag1.arc_on
 
 
 # -- pieces ---------------------------------------------------------------------------------
