@@ -58,7 +58,8 @@ WEB_WORKERS = 2
 # shows attributed welds within a minute; a day then lasts about 3 minutes.
 DEFAULT_SPEED = 150.0
 DEFAULT_STUDENTS = 6
-# A simulated day ending faster than this did not play: restarting it would spin.
+# Days start at least this far apart, so that a simulator ending its day at once (a very
+# high --speed, or nothing left to do) is not restarted in a tight loop.
 SHORTEST_DAY_S = 20.0
 BROKER_START_TIMEOUT_S = 15.0
 WEB_START_TIMEOUT_S = 45.0
@@ -152,6 +153,7 @@ class Demo:
         self.mqtt_url = ""
         self.embedded_broker = False
         self.worker_available = False
+        self.worker_options = False
         self.day = 0
         self._stop_signal: int | None = None
         self._supervising = False
@@ -233,6 +235,7 @@ class Demo:
             ["-m", "flask", "--app", "app", "ingest", "mqtt", "--help"], log_name="setup.log"
         )
         self.worker_available = probe.returncode == 0
+        self.worker_options = "--protocol" in probe.stdout
         self._check_stop()
 
     def _take_lock(self) -> None:
@@ -363,12 +366,12 @@ class Demo:
         self._start_web()
         self._check_stop()
         if self.worker_available:
-            worker = self._child(
-                "ingest",
-                "worker d'ingestion MQTT",
-                ["-m", "flask", "--app", "app", "ingest", "mqtt"],
-                "ingest-mqtt.log",
-            )
+            args = ["-m", "flask", "--app", "app", "ingest", "mqtt"]
+            if self.embedded_broker and self.worker_options:
+                # amqtt speaks 3.1.1 only: saying so spares the worker a failed MQTT 5 try,
+                # during which the first welds would find nobody subscribed.
+                args += ["--protocol", "3.1.1"]
+            worker = self._child("ingest", "worker d'ingestion MQTT", args, "ingest-mqtt.log")
             worker.start()
             self.console.ok(f"worker d'ingestion MQTT démarré (journal : {shown(worker.log_path)})")
         else:
@@ -497,8 +500,6 @@ class Demo:
                 "shift",
                 "--server",
                 self.web_url,
-                "--mqtt-url",
-                self.mqtt_url,
                 "--school",
                 str(DEMO_SCHOOL),
                 "--speed",
@@ -512,6 +513,8 @@ class Demo:
             ],
             "simulator.log",
         )
+        # The token and the broker URL (which may hold a password) reach the simulator through
+        # its environment, never its command line, which every local user can read.
         simulator.env = {**self.env, "ATELIER_TOKEN": self.credentials.token}
         simulator.start()
         if self.day == 1:
@@ -536,8 +539,9 @@ class Demo:
         say(f"│  Tableau de l'atelier  {self.web_url}/")
         say(f"│  API (OpenAPI)         {self.web_url}/api/v1/openapi.json")
         say("│")
-        say(f"│  Compte enseignant     {self.credentials.teacher_email}")
-        say(f"│  Mot de passe          {self._password_text()}")
+        say(f"│  Connexion enseignant  {self.web_url}/connexion")
+        say(f"│    identifiant         {self.credentials.teacher_email}")
+        say(f"│    mot de passe        {self._password_text()}")
         say("│")
         say("│  Jeton de démo (scans et lecture de l'API) :")
         say(f"│    {token}")
@@ -550,10 +554,16 @@ class Demo:
             say("│  Courtier intégré amqtt : pour essayer seulement, il ne garantit pas que")
             say("│  chaque message arrive ; en production, Mosquitto (voir deploy/).")
         say("└" + "─" * 79)
-        say(
-            "Les élèves badgent dans les secondes qui viennent ; les premières soudures leur "
-            "sont attribuées en moins d'une minute."
-        )
+        if self.worker_available:
+            say(
+                "Les élèves badgent dans les secondes qui viennent ; les premières soudures leur "
+                "sont attribuées en moins d'une minute."
+            )
+        else:
+            say(
+                "Les élèves badgent dans les secondes qui viennent ; sans worker d'ingestion, "
+                "leurs soudures n'apparaîtront pas."
+            )
         say("Ctrl-C pour tout arrêter.")
         say()
 
@@ -571,20 +581,25 @@ class Demo:
 
     def _supervise(self) -> int:
         self._supervising = True
+        next_day_at: float | None = None
         while self._stop_signal is None:
+            if next_day_at is not None and time.monotonic() >= next_day_at:
+                next_day_at = None
+                self._start_simulator()
             for child in list(self.children):
                 if not child.has_exited():
                     continue
                 code = child.finish()
                 self.children.remove(child)
                 lasted_s = time.monotonic() - child.started_at
-                if child.name == "simulator" and code == 0 and lasted_s >= SHORTEST_DAY_S:
+                if child.name == "simulator" and code == 0:
+                    # The simulated day is over: the next one starts on fresh piece labels.
                     logger.info("simulated day %d ended after %.0f s", self.day, lasted_s)
-                    self._start_simulator()
+                    next_day_at = child.started_at + SHORTEST_DAY_S
                     continue
                 logger.error("%s died with code %d after %.0f s", child.name, code, lasted_s)
                 self.console.fail(
-                    f"{child.label} s'est arrêté de lui-même ({_exit_text(code)}) ; "
+                    f"le {child.label} s'est arrêté de lui-même ({_exit_text(code)}) ; "
                     f"journal : {shown(child.log_path)}. La démo s'arrête.",
                     child.log_tail(),
                 )
