@@ -23,7 +23,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.ingest.catalog import Catalog, StationInfo, WpsInfo
@@ -412,6 +424,46 @@ def _insert(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
+def insert_new(
+    conn: Connection,
+    table: Table,
+    key: str,
+    rows: list[dict[str, Any]],
+    conflict: list[str],
+    *,
+    scope: Any = None,
+) -> dict[str, int]:
+    """Insert the rows whose unique key is new; return {key: id} of those inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` keeps the database the judge of uniqueness. On
+    SQLite one multi-row statement with RETURNING does it all. On PostgreSQL that same
+    statement is rebuilt (and reparsed by the driver) for every batch size, which costs
+    more than the insert: there, the known keys are read with one array parameter, the
+    new rows go through the driver's pipelined executemany, and their ids are read back.
+    """
+    if conn.dialect.name != "postgresql":
+        returned = conn.execute(
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=conflict)
+            .returning(table.c[key], table.c.id),
+            rows,
+        ).all()
+        return {row[0]: row[1] for row in returned}
+    keys = sorted({row[key] for row in rows})
+    wanted = table.c[key] == any_(bindparam("keys", type_=ARRAY(String)))
+    if scope is not None:
+        wanted = and_(scope, wanted)
+    known = {value for (value,) in conn.execute(select(table.c[key]).where(wanted), {"keys": keys})}
+    fresh = [row for row in rows if row[key] not in known]
+    if not fresh:
+        return {}
+    conn.execute(postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict), fresh)
+    fresh_keys = sorted({row[key] for row in fresh})
+    return dict(
+        conn.execute(select(table.c[key], table.c.id).where(wanted), {"keys": fresh_keys}).all()
+    )
+
+
 def ingest_batch(
     conn: Connection,
     catalog: Catalog,
@@ -433,10 +485,10 @@ def ingest_batch(
         rows.append(row)
     if not rows:
         return result
-    inserted = conn.execute(
-        _insert(conn)(EVENTS)
-        .on_conflict_do_nothing(index_elements=["channel", "key"])
-        .returning(EVENTS.c.key, EVENTS.c.id),
+    new_ids = insert_new(
+        conn,
+        EVENTS,
+        "key",
         [
             {
                 "channel": "mqtt",
@@ -462,8 +514,9 @@ def ingest_batch(
             }
             for row in rows
         ],
-    ).all()
-    new_ids = dict(inserted)
+        ["channel", "key"],
+        scope=EVENTS.c.channel == "mqtt",
+    )
     result.duplicates += len(rows) - len(new_ids)
     fresh = [row for row in rows if row.key in new_ids]
     for row in fresh:
@@ -738,19 +791,14 @@ class _Applier:
                     run if attributed else None,
                 )
             )
-        inserted = dict(
-            self.conn.execute(
-                _insert(self.conn)(WELDS)
-                .on_conflict_do_nothing(index_elements=["weld_key"])
-                .returning(WELDS.c.weld_key, WELDS.c.id),
-                [record for record, _, _ in records],
-            ).all()
+        inserted = insert_new(
+            self.conn, WELDS, "weld_key", [record for record, _, _ in records], ["weld_key"]
         )
         weld_students = []
         evidence: list[dict[str, Any]] = []
         event_id_of = {msg.weld_id: event_id for _, msg, event_id in welds}
         for record, students, run in records:
-            weld_db_id = inserted.get(record["weld_key"])
+            weld_db_id = inserted.get(str(record["weld_key"]))
             if weld_db_id is None:
                 continue  # the same weld_id came before under another seq: one weld
             self.result.welds += 1
