@@ -277,8 +277,10 @@ def main() -> None:
     parser.add_argument("--welds", type=int, default=1000, help="welds per station and phase")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    started = time.strftime("%Y-%m-%d %H:%M")
     print(
-        f"MQTT ingest benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {len(DEVICES)} stations x {args.welds} welds with samples, QoS 1"
+        f"MQTT ingest benchmark, {started}, {len(DEVICES)} stations x {args.welds} welds"
+        " with samples, QoS 1"
     )
     for backend in backends:
         report(run_backend(backend, args.welds))
