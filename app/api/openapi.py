@@ -177,6 +177,8 @@ SCHEMAS: dict[str, Any] = {
         ],
         "properties": {
             "weld_id": {"type": "string"},
+            "station": {"type": "string"},
+            "wps": NULLABLE_STRING,
             "process": NULLABLE_STRING,
             "started_at": TIMESTAMP,
             "arc_s": {"type": "number"},
@@ -252,6 +254,21 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["student", "competencies"],
         "properties": {
+            "welding": {
+                "type": "array",
+                "description": "Arc time per process and position (welder qualification).",
+                "items": {
+                    "type": "object",
+                    "required": ["process", "position", "arc_s", "welds"],
+                    "properties": {
+                        "process": NULLABLE_STRING,
+                        "position": NULLABLE_STRING,
+                        "arc_s": {"type": "number"},
+                        "welds": {"type": "integer"},
+                        "last_weld_at": TIMESTAMP,
+                    },
+                },
+            },
             "student": {
                 "type": "object",
                 "required": ["id", "name", "framework"],

@@ -33,6 +33,7 @@ from app.models import (
     WeldSamples,
     utcnow,
 )
+from tests.api.test_read_api import validate
 from tests.factories import Scanner, make_token
 from tests.mqtt.conftest import PASSWORDS, RunningWorker, count, wait_until
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder
@@ -96,6 +97,21 @@ def test_weld_belongs_to_the_run_and_students_at_its_station_at_ts_start(
     assert [w["weld_id"] for w in step["welds"]] == [weld_id]
     assert step["welds"][0]["wps_verdict"] == "in_range"
     assert [s["id"] for s in step["welds"][0]["students"]] == ["E2026-001", "E2026-003"]
+    document = client.get("/api/v1/openapi.json").get_json()
+    validate(document, "Piece", piece)
+    portfolio = client.get("/api/v1/students/E2026-001/portfolio", headers=reader).get_json()
+    validate(document, "Portfolio", portfolio)
+    assert portfolio["welding"] == [
+        {
+            "process": "135",
+            "position": "PB",
+            "arc_s": 12.4,
+            "welds": 1,
+            "last_weld_at": found.started_at.isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
+            ),
+        }
+    ]
 
 
 def test_redelivered_arc_end_and_reused_weld_id_make_one_weld(
