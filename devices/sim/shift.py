@@ -28,7 +28,7 @@ from typing import Literal
 from devices.sim.readers import ScanClient, ScanOutcome
 from devices.sim.school import RoutingStep, School, Station, Student, WorkOrder
 from devices.sim.station import WeldingStation
-from devices.sim.weld import TACK_MAX_S, WeldLimits
+from devices.sim.weld import TACK_MAX_S, WeldLimits, WeldReport
 
 logger = logging.getLogger(__name__)
 
@@ -486,6 +486,7 @@ class ShiftReport:
     """What happened when a plan was played."""
 
     outcomes: list[ScanOutcome] = field(default_factory=list)
+    welded: list[tuple[ShiftAction, WeldReport]] = field(default_factory=list)
     welds: int = 0
     welds_skipped: int = 0
     max_late_s: float = 0.0
@@ -558,7 +559,7 @@ class ShiftRunner:
             with self._lock:
                 self.report.max_late_s = max(self.report.max_late_s, late_s)
             if action.weld is not None:
-                self._weld(action.weld)
+                self._weld(action)
                 continue
             assert action.code is not None
             self._scan(action.code, action.station)
@@ -576,13 +577,18 @@ class ShiftRunner:
         with self._lock:
             self.report.outcomes.append(outcome)
 
-    def _weld(self, order: WeldOrder) -> None:
+    def _weld(self, action: ShiftAction) -> None:
+        order = action.weld
+        assert order is not None
         station = self.stations.get(order.device)
         if station is None:
             with self._lock:
                 self.report.welds_skipped += 1
             logger.debug("no simulated station %s: weld skipped", order.device)
             return
-        station.weld(arc_s=order.arc_s, process=order.process, limits=order.limits, stop=self.stop)
+        report = station.weld(
+            arc_s=order.arc_s, process=order.process, limits=order.limits, stop=self.stop
+        )
         with self._lock:
             self.report.welds += 1
+            self.report.welded.append((action, report))

@@ -50,6 +50,7 @@ from devices.sim.weld import (
 from tests import factories
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder, ReceivedMessage
 from tests.support.services import free_port
+from tests.support.worker import WorkerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIMAL_SCHOOL = REPO_ROOT / "tests" / "data" / "school_minimal.yaml"
@@ -1231,3 +1232,101 @@ def test_shift_command_keeps_going_when_the_server_refuses_scans(app, school, li
     assert "Fin de journée" in again.stdout
     assert " 0 refusé(s)" not in again.stdout
     assert "est déjà terminée" in again.stderr
+
+
+SHIPPED_CONFIG = REPO_ROOT / "deploy" / "mosquitto" / "atelier.conf"
+SHIPPED_ACL = REPO_ROOT / "deploy" / "mosquitto" / "atelier.acl"
+STATION_PASSWORDS = {"atelier-ingest": "ingest-pw", "ws01": "ws01-pw", "ws02": "ws02-pw"}
+
+
+@pytest.mark.slow
+def test_shift_welds_reach_their_pieces_and_students_through_the_ingest_worker(
+    app, school, database_url, live_server, tmp_path
+):
+    scan_token = factories.make_token(None, name="shift-mqtt")
+    read_token = factories.make_token(None, read=True, name="shift-mqtt-reader")
+    school_file = load_school(MINIMAL_SCHOOL)
+    plan = plan_shift(
+        school_file,
+        ShiftSettings(
+            seed=3,
+            students=2,
+            speed=300.0,
+            day_s=1.5 * 3600.0,
+            arc_real_s=(2.0, 2.6),
+            tack_real_s=(0.5, 1.0),
+            min_real_gap_s=0.15,
+            handover_real_s=1.0,
+        ),
+    )
+    planned_welds = [a for a in plan.actions if a.weld is not None]
+    assert len(planned_welds) >= 3
+    with MosquittoBroker(
+        SHIPPED_CONFIG.read_text(encoding="utf-8"),
+        workdir=tmp_path / "broker",
+        users=STATION_PASSWORDS,
+        acl_text=SHIPPED_ACL.read_text(encoding="utf-8"),
+    ) as broker:
+        worker = WorkerProcess(
+            database_url,
+            f"mqtt://atelier-ingest:ingest-pw@127.0.0.1:{broker.port}",
+            tmp_path,
+            client_id="atelier-ingest-shift",
+        )
+        worker.start()
+        stations = {
+            device: WeldingStation(
+                device,
+                MqttTarget.parse(broker.url),
+                site=school_file.site,
+                seed=3,
+                password=STATION_PASSWORDS[device],
+                behaviour=WeldBehaviour(out_of_range_rate=0.3),
+            )
+            for device in ("ws01", "ws02")
+        }
+        try:
+            for station in stations.values():
+                station.power_on()
+                assert station.wait_connected()
+            with ScanClient(live_server.url, scan_token, event_prefix="mqtt-e2e") as client:
+                report = ShiftRunner(plan, client, stations).run(duration_real_s=120)
+            for station in stations.values():
+                assert station.flush(timeout_s=20)
+
+            def ingested() -> list[dict[str, Any]]:
+                welds: list[dict[str, Any]] = []
+                for label in {a.piece for a in planned_welds}:
+                    piece = read_api(live_server, read_token, f"pieces/{label}")
+                    welds += [w for op in piece["operations"] for w in op["welds"]]
+                return welds
+
+            deadline = time.monotonic() + 30
+            while len(ingested()) < len(planned_welds) and time.monotonic() < deadline:
+                time.sleep(0.3)
+        finally:
+            for station in stations.values():
+                station.close()
+            worker.stop()
+        broker.assert_log_clean()
+
+    assert not report.interrupted
+    assert [o for o in report.outcomes if not o.accepted] == []
+    assert len(report.welded) == len(planned_welds)
+    for action, weld in report.welded:
+        piece = read_api(live_server, read_token, f"pieces/{action.piece}")
+        (operation,) = [op for op in piece["operations"] if op["step"] == action.step]
+        by_id = {w["weld_id"]: w for w in operation["welds"]}
+        assert weld.weld_id in by_id, (weld.weld_id, worker.log_text()[-2000:])
+        stored = by_id[weld.weld_id]
+        # Attributed to the student badged in at the station, on the planned piece.
+        assert [s["id"] for s in stored["students"]] == [action.student_id]
+        assert stored["station"] == action.station
+        end = weld.arc_end
+        assert stored["arc_s"] == pytest.approx(end["arc_s"])
+        assert stored["i_mean_a"] == pytest.approx(end["i_a"]["mean"])
+        assert stored["u_mean_v"] == pytest.approx(end["u_v"]["mean"])
+        assert stored["energy_j"] == pytest.approx(end["energy_j"])
+        assert stored["wps"] == "WPS-135-PB"
+        out_of_range = WPS_135.excursion_of(end["i_a"]["mean"], end["u_v"]["mean"])
+        assert stored["wps_verdict"] == ("out_of_range" if out_of_range else "in_range")
