@@ -136,10 +136,19 @@ def test_text_from_the_school_file_is_escaped(client: FlaskClient, busy: None) -
 
 
 def test_an_empty_workshop_still_shows_a_calm_board(client: FlaskClient, school: None) -> None:
-    visible = text_of(client.get("/").get_data(as_text=True))
+    html = client.get("/").get_data(as_text=True)
+    # Nothing busy besides the welding stations: no empty grid row (CSS :empty) either.
+    assert '<div class="station-grid other-grid" data-list="stations"></div>' in html
+    visible = text_of(html)
     assert "Aucune soudure pour l'instant." in visible
     assert "Jamais connecté" in visible
     assert "Finies aujourd'hui 0 pièce" in visible and "À valider 0 pièce" in visible
+
+
+def test_a_board_without_any_station_says_how_to_add_them(client: FlaskClient) -> None:
+    visible = text_of(client.get("/").get_data(as_text=True))
+    assert "Aucun poste pour l'instant." in visible
+    assert "flask --app app data import" in visible
 
 
 # -- access ----------------------------------------------------------------------------------
