@@ -32,6 +32,10 @@ class Config:
     TOPIC_ROOT: str = DEFAULT_TOPIC_ROOT
     DEBUG: bool = False
     TESTING: bool = False
+    # Session cookies only over HTTPS; a plain-HTTP demo on the loopback turns it off.
+    COOKIE_SECURE: bool = True
+    # The wall-screen board is public on the school LAN unless this is set.
+    BOARD_LOGIN_REQUIRED: bool = False
     # How long an A-ANNULE can reach back to the scan it undoes.
     UNDO_WINDOW_S: float = 60.0
     # How long a kiosk keeps acting for the station scanned on it, after its last scan.
@@ -43,13 +47,21 @@ class Config:
         """Read the configuration from ``ATELIER_*`` variables."""
         env = os.environ if environ is None else environ
         default_db = f"sqlite:///{Path(instance_path) / 'atelier.db'}"
-        debug = env.get("ATELIER_DEBUG", "").lower() in {"1", "true", "yes"}
+        def flag(name: str, default: bool) -> bool:
+            value = env.get(name)
+            if value is None or not value.strip():
+                return default
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+
+        debug = flag("ATELIER_DEBUG", False)
         return cls(
             DATABASE_URL=_normalise_database_url(env.get("ATELIER_DATABASE_URL") or default_db),
             SECRET_KEY=env.get("ATELIER_SECRET_KEY") or None,
             MQTT_URL=env.get("ATELIER_MQTT_URL") or None,
             TOPIC_ROOT=(env.get("ATELIER_TOPIC_ROOT") or DEFAULT_TOPIC_ROOT).strip("/"),
             DEBUG=debug,
+            COOKIE_SECURE=flag("ATELIER_COOKIE_SECURE", not debug),
+            BOARD_LOGIN_REQUIRED=flag("ATELIER_BOARD_LOGIN_REQUIRED", False),
         )
 
     def flask_mapping(self) -> dict[str, Any]:
@@ -75,7 +87,9 @@ class Config:
             "JSON_SORT_KEYS": False,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
-            "SESSION_COOKIE_SECURE": not (self.DEBUG or self.TESTING),
+            "SESSION_COOKIE_SECURE": self.COOKIE_SECURE and not (self.DEBUG or self.TESTING),
+            "REMEMBER_COOKIE_SECURE": self.COOKIE_SECURE and not (self.DEBUG or self.TESTING),
+            "ATELIER_BOARD_LOGIN_REQUIRED": self.BOARD_LOGIN_REQUIRED,
             "REMEMBER_COOKIE_HTTPONLY": True,
             "PERMANENT_SESSION_LIFETIME": 8 * 3600,
             "MAX_CONTENT_LENGTH": 64 * 1024,
