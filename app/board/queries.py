@@ -128,12 +128,7 @@ class StationCard:
     @property
     def idle(self) -> bool:
         """Tell whether nothing at all is going on at the station."""
-        return (
-            not self.students
-            and self.run_status is None
-            and self.work_order is None
-            and not self.arc_on
-        )
+        return not self.students and self.run_status is None and not self.arc_on
 
 
 @dataclass(frozen=True)
@@ -276,7 +271,9 @@ def _station_cards(catalog: Catalog) -> tuple[StationCard, ...]:
                 operation_id = state.run_operation_id
                 piece = state.run_piece_code
                 run_status = state.run_status
-            else:
+            elif present.get(station.id):
+                # A selection only means something while someone is there to act on it:
+                # what the last student left selected is not work going on.
                 work_order_id = state.work_order_id
                 operation_id = state.operation_id
                 piece = state.piece_code

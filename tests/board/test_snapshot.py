@@ -94,6 +94,19 @@ def test_a_work_order_selected_without_a_run_shows_without_a_status(cutter: Scan
     assert station.run_status is None
 
 
+def test_a_station_everyone_left_is_idle_whatever_was_left_selected(cutter: Scanner) -> None:
+    cutter.ok(HUGO)
+    cutter.ok("OF-2026-0002-10")
+    cutter.ok("P-2026-000010")
+    cutter.ok("A-FIN")
+    cutter.ok("OF-2026-0002")
+    cutter.ok(HUGO)  # badged out
+
+    plasma = card(snapshot(), "ST-PLASMA")
+    assert plasma.idle
+    assert (plasma.work_order, plasma.operation, plasma.piece) == (None, None, None)
+
+
 def test_a_finished_run_leaves_the_station_without_a_run(cutter: Scanner) -> None:
     cutter.ok(HUGO)
     cutter.ok("OF-2026-0002-10")
