@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,44 +84,60 @@ class MosquittoBroker:
         allow_anonymous: bool | None = None,
     ) -> None:
         self._binary = require_binary("mosquitto", INSTALL_HINT)
+        template = DEFAULT_CONFIG if config is None else config
+        if users is None and _mentions(template, "password_file"):
+            raise ValueError("the configuration names a password_file: pass users={...}")
+        if acl_text is None and _mentions(template, "acl_file"):
+            raise ValueError("the configuration names an acl_file: pass acl_text=...")
         self._owns_workdir = workdir is None
         self.workdir = (
             Path(tempfile.mkdtemp(prefix="atelier-mosquitto-")) if workdir is None else workdir
         )
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port if port is not None else free_port()
         self.persistence_dir = self.workdir / "persistence"
-        self.persistence_dir.mkdir(exist_ok=True)
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
         self.password_file: Path | None = None
         self.acl_file: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        # A test that forgets close() must leave neither a broker nor a directory behind.
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._finalizer = weakref.finalize(
+            self, _cleanup, self._running, self.workdir if self._owns_workdir else None
+        )
+        try:
+            self._prepare(template, users, acl_text, allow_anonymous)
+        except BaseException:
+            self._finalizer()
+            raise
 
-        template = DEFAULT_CONFIG if config is None else config
+    def _prepare(
+        self,
+        template: str,
+        users: Mapping[str, str] | None,
+        acl_text: str | None,
+        allow_anonymous: bool | None,
+    ) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.persistence_dir.mkdir(exist_ok=True)
         if users is not None:
             self.password_file = self.workdir / "passwd"
             self._write_password_file(users)
-        elif _mentions(template, "password_file"):
-            raise ValueError("the configuration names a password_file: pass users={...}")
         if acl_text is not None:
             self.acl_file = self.workdir / "acl"
             self.acl_file.write_text(acl_text, encoding="utf-8")
-        elif _mentions(template, "acl_file"):
-            raise ValueError("the configuration names an acl_file: pass acl_text=...")
-
         # As root, Mosquitto drops to its `user` (mosquitto by default) and then cannot
         # write a root-owned persistence directory (mqtt-measured.md point 4).
-        self._chown_to: tuple[int, int] | None = None
+        chown_to: tuple[int, int] | None = None
         stay_root = False
         if os.geteuid() == 0:
-            self._chown_to = self._broker_user_ids(template)
-            stay_root = self._chown_to is None
+            chown_to = self._broker_user_ids(template)
+            stay_root = chown_to is None
         text = self._render(template, allow_anonymous, stay_root=stay_root)
         self.config_path.write_text(text, encoding="utf-8")
-        if self._chown_to is not None:
+        if chown_to is not None:
             for path in [self.workdir, *self.workdir.rglob("*")]:
-                os.chown(path, *self._chown_to)
+                os.chown(path, *chown_to)
 
     @property
     def host(self) -> str:
@@ -158,6 +175,7 @@ class MosquittoBroker:
                 f"mosquitto did not start on port {self.port}:\n{self.log_text()}\n"
                 f"config:\n{self.config_text()}"
             )
+        self._running["process"] = self._process
         logger.info("mosquitto started on port %d (pid %d)", self.port, self._process.pid)
         return self
 
@@ -200,8 +218,7 @@ class MosquittoBroker:
         """Stop the broker and remove the directory this object created."""
         if self._process is not None:
             self.stop()
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        self._finalizer()
 
     def __enter__(self) -> MosquittoBroker:
         return self.start()
@@ -219,6 +236,7 @@ class MosquittoBroker:
         if process is None:
             return
         self._process = None
+        self._running.pop("process", None)
         if process.poll() is None:
             process.send_signal(sig)
             try:
@@ -308,6 +326,19 @@ class MosquittoBroker:
             if info.st_uid != entry.pw_uid and not info.st_mode & stat.S_IXOTH:
                 return None
         return entry.pw_uid, entry.pw_gid
+
+
+def _cleanup(running: dict[str, subprocess.Popen[bytes]], workdir: Path | None) -> None:
+    process = running.pop("process", None)
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _mentions(config: str, directive: str) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
+import tempfile
 import threading
 
 import paho.mqtt.client as mqtt
@@ -12,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder
+from tests.support.services import wait_for_port
 
 SHIPPED_LIKE_CONFIG = """\
 # a production-style configuration, as deploy/ would ship it
@@ -173,3 +176,19 @@ def test_assert_log_clean_catches_an_unwritable_persistence_directory():
     finally:
         broker.persistence_dir.chmod(stat.S_IRWXU)
         broker.close()
+
+
+def test_a_refused_configuration_leaves_no_directory_behind(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ValueError, match="acl_file"):
+        MosquittoBroker("listener 1883\nacl_file /etc/mosquitto/acl\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_forgotten_broker_is_stopped_and_removed_when_collected():
+    broker = MosquittoBroker().start()
+    port, workdir = broker.port, broker.workdir
+    del broker
+    gc.collect()
+    assert not wait_for_port(port, timeout_s=1.0)
+    assert not workdir.exists()
