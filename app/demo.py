@@ -197,6 +197,9 @@ class Demo:
         if self._stop_signal is not None:
             raise _Stopped
 
+    def _keeps_running(self, child: Child) -> bool:
+        return self._stop_signal is None and not child.has_exited()
+
     # -- preparation -----------------------------------------------------------------------
 
     def _prepare(self) -> None:
@@ -405,7 +408,7 @@ class Demo:
                     f"ATELIER_MQTT_URL n'est pas une adresse mqtt:// ou mqtts:// : "
                     f"{broker_support.mask_url(external)}"
                 ) from None
-            reachable = wait_for_port(port, 3.0, lambda: True, host=host)
+            reachable = wait_for_port(port, 3.0, lambda: self._stop_signal is None, host=host)
             self.console.ok(
                 f"courtier MQTT externe : {broker_support.mask_url(external)} (ATELIER_MQTT_URL)"
             )
@@ -437,7 +440,8 @@ class Demo:
         self.embedded_broker = True
         self.mqtt_url = f"mqtt://{LOOPBACK}:{port}"
         self.env["ATELIER_MQTT_URL"] = self.mqtt_url
-        if not wait_for_port(port, BROKER_START_TIMEOUT_S, lambda: not broker.has_exited()):
+        if not wait_for_port(port, BROKER_START_TIMEOUT_S, lambda: self._keeps_running(broker)):
+            self._check_stop()
             raise DemoError(
                 f"le courtier MQTT intégré n'a pas démarré ; journal : {shown(broker.log_path)}",
                 broker.log_tail(),
@@ -477,7 +481,8 @@ class Demo:
         web.start()
         self.web_url = f"http://{LOOPBACK}:{port}"
         health = f"{self.web_url}/api/v1/health"
-        if not wait_for_http(health, WEB_START_TIMEOUT_S, lambda: not web.has_exited()):
+        if not wait_for_http(health, WEB_START_TIMEOUT_S, lambda: self._keeps_running(web)):
+            self._check_stop()
             raise DemoError(
                 f"le serveur web ne répond pas sur {self.web_url} ; "
                 f"journal : {shown(web.log_path)}",
