@@ -265,6 +265,9 @@ class Demo:
         env.pop("ATELIER_TOKEN", None)
         if not env.get("ATELIER_DATABASE_URL"):
             env["ATELIER_DATABASE_URL"] = f"sqlite:///{INSTANCE / 'atelier.db'}"
+        # The demo serves plain HTTP, on the loopback only: the teacher's session cookie must
+        # not demand HTTPS there (production keeps the default, Secure).
+        env.setdefault("ATELIER_COOKIE_SECURE", "0")
         if not env.get("ATELIER_SECRET_KEY"):
             env["ATELIER_SECRET_KEY"] = cred_support.ensure_secret_key(INSTANCE)
         # Children import this checkout's code, wherever the interpreter comes from.
