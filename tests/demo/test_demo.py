@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -163,6 +164,24 @@ def test_make_demo_serves_the_board_with_students_and_welds_then_ctrl_c_stops_ev
         assert saved["teacher_email"] in console_text
         assert saved["teacher_password"] in console_text
         assert token in console_text
+
+        # The printed login works over the demo's plain HTTP (requests, like a browser on a
+        # non-loopback name, never sends a Secure cookie back over http://).
+        with requests.Session() as browser:
+            form = browser.get(f"{base}/connexion", timeout=5).text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert csrf is not None
+            signed_in = browser.post(
+                f"{base}/connexion",
+                data={
+                    "csrf_token": csrf.group(1),
+                    "email": saved["teacher_email"],
+                    "password": saved["teacher_password"],
+                },
+                timeout=5,
+            )
+            assert signed_in.status_code == 200
+            assert signed_in.url == f"{base}/mot-de-passe"
 
         demo.send_signal(signal.SIGINT)
         try:
