@@ -10,6 +10,11 @@ processes the embedded MQTT broker (amqtt, unless ``ATELIER_MQTT_URL`` names a b
 web server (gunicorn, 2 workers), the MQTT ingest worker and the simulator playing a
 compressed workshop day, and print the URLs and logins.
 
+The simulator runs as one `shift` process, which powers the school's welding stations
+itself; no separate `stations` process runs, because a station's MQTT client id is its
+device name and a second client with the same id would make the broker drop the first,
+over and over.
+
 Supervision: when the simulated day ends, the next one starts on fresh piece labels; when
 any other child dies, the demo says which one and stops everything (a half-working demo
 would mislead more than a clear stop). Ctrl-C, SIGTERM or SIGHUP stop every child; a second
@@ -305,11 +310,10 @@ class Demo:
             if self._stop_signal is not None:
                 raise _Stopped
             log = LOGS / "setup.log"
-            tail = Child("setup", what, [], log).log_tail()
             raise DemoError(
                 f"échec de {what} (`flask --app app {' '.join(args[:2])}`, code "
                 f"{result.returncode}) ; journal complet : {shown(log)}",
-                tail,
+                child_support.log_tail(log),
             )
         return result.stdout
 

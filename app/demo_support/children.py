@@ -114,15 +114,19 @@ class Child:
 
     def log_tail(self, lines: int = 12) -> list[str]:
         """Return the last lines of the child's log."""
-        try:
-            with self.log_path.open("rb") as log:
-                log.seek(0, os.SEEK_END)
-                size = log.tell()
-                log.seek(max(0, size - 16384))
-                text = log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return []
-        return text.splitlines()[-lines:]
+        return log_tail(self.log_path, lines)
+
+
+def log_tail(path: Path, lines: int = 12) -> list[str]:
+    """Return the last lines of a log file (none if it cannot be read)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 16384))
+            text = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
 
 
 @dataclass(frozen=True)
