@@ -173,6 +173,8 @@ class Piece(Base):
     __tablename__ = "pieces"
     __table_args__ = (
         CheckConstraint("status IN ('in_progress', 'awaiting_review', 'reviewed')", name="status"),
+        # The board's "finished today" and "awaiting review" panels.
+        Index("ix_pieces_status_completed", "status", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -65,6 +65,8 @@ class Weld(Base):
         CheckConstraint("verdict IN ('in_range', 'out_of_range', 'no_wps')", name="verdict"),
         Index("ix_welds_station_started", "station_id", "started_at"),
         Index("ix_welds_unattributed", "run_id", "started_at"),
+        # The board's "latest welds" reads the newest across stations.
+        Index("ix_welds_started", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
