@@ -102,6 +102,43 @@ def _attributed_welds(database: Path) -> int:
     return int(row[0])
 
 
+def _start(clone: Path, env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    with output.open("wb") as console:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.demo"],
+            cwd=clone,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+
+
+def _ctrl_c(demo: subprocess.Popen[bytes], clone: Path, output: Path) -> None:
+    """Press Ctrl-C: the demo must exit 0 within 20 s and leave no process behind."""
+    demo.send_signal(signal.SIGINT)
+    try:
+        code = demo.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the demo did not stop within 20 s of Ctrl-C\n" + _report(clone, output))
+    assert code == 0, _report(clone, output)
+    assert _leftovers(clone) == [], _report(clone, output)
+    assert "Démo arrêtée" in output.read_text()
+
+
+def _sign_in(base: str, email: str, password: str) -> requests.Response:
+    with requests.Session() as browser:
+        form = browser.get(f"{base}/connexion", timeout=5).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        return browser.post(
+            f"{base}/connexion",
+            data={"csrf_token": csrf.group(1), "email": email, "password": password},
+            timeout=5,
+        )
+
+
 def test_make_demo_serves_the_board_with_students_and_welds_then_ctrl_c_stops_everything(
     tmp_path: Path,
 ) -> None:
@@ -113,34 +150,22 @@ def test_make_demo_serves_the_board_with_students_and_welds_then_ctrl_c_stops_ev
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "FLASK_"))}
     env["ATELIER_DEMO_PORT"] = str(port)
     env.pop("PYTHONPATH", None)
-    output = tmp_path / "console.txt"
     base = f"http://127.0.0.1:{port}"
+    output = tmp_path / "console.txt"
+    credentials_file = clone / "instance" / "demo.json"
 
-    with output.open("wb") as console:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "app.demo"],
-            cwd=clone,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
+    def healthy() -> bool:
+        return requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200
+
+    demo = _start(clone, env, output)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        answered = _wait(
-            lambda: requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200,
-            deadline,
-            demo,
-        )
-        assert answered, _report(clone, output)
+        assert _wait(healthy, deadline, demo), _report(clone, output)
         assert requests.get(f"{base}/", timeout=5).status_code == 200
 
-        credentials_file = clone / "instance" / "demo.json"
         assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
         saved = json.loads(credentials_file.read_text())
-        token = saved["token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {saved['token']}"}
 
         def badged_in() -> list[str]:
             answer = requests.get(f"{base}/api/v1/stations", headers=headers, timeout=5)
@@ -161,36 +186,34 @@ def test_make_demo_serves_the_board_with_students_and_welds_then_ctrl_c_stops_ev
         assert f"Tableau de l'atelier  {base}/" in console_text
         assert f"{base}/api/v1/openapi.json" in console_text
         assert console_text.index("Tableau de l'atelier") < console_text.index("API (OpenAPI)")
-        assert saved["teacher_email"] in console_text
-        assert saved["teacher_password"] in console_text
-        assert token in console_text
+        for value in (saved["teacher_email"], saved["teacher_password"], saved["token"]):
+            assert value in console_text
 
         # The printed login works over the demo's plain HTTP (requests, like a browser on a
         # non-loopback name, never sends a Secure cookie back over http://).
-        with requests.Session() as browser:
-            form = browser.get(f"{base}/connexion", timeout=5).text
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
-            assert csrf is not None
-            signed_in = browser.post(
-                f"{base}/connexion",
-                data={
-                    "csrf_token": csrf.group(1),
-                    "email": saved["teacher_email"],
-                    "password": saved["teacher_password"],
-                },
-                timeout=5,
-            )
-            assert signed_in.status_code == 200
-            assert signed_in.url == f"{base}/mot-de-passe"
+        signed_in = _sign_in(base, saved["teacher_email"], saved["teacher_password"])
+        assert signed_in.status_code == 200
+        assert signed_in.url == f"{base}/mot-de-passe"
 
-        demo.send_signal(signal.SIGINT)
-        try:
-            code = demo.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            pytest.fail("the demo did not stop within 20 s of Ctrl-C\n" + _report(clone, output))
-        assert code == 0, _report(clone, output)
-        assert _leftovers(clone) == [], _report(clone, output)
-        assert "Démo arrêtée" in output.read_text()
+        _ctrl_c(demo, clone, output)
+
+        # A second `make demo` reuses everything: same data, same token, same password.
+        second_output = tmp_path / "console-2.txt"
+        demo = _start(clone, env, second_output)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        assert _wait(healthy, deadline, demo), _report(clone, second_output)
+        welcomed = _wait(
+            lambda: "Ctrl-C pour tout arrêter" in second_output.read_text(), deadline, demo
+        )
+        assert welcomed, _report(clone, second_output)
+        assert json.loads(credentials_file.read_text()) == saved
+        second_text = second_output.read_text()
+        assert "identifiants de démo repris" in second_text
+        assert "0 créé(s), 0 modifié(s), 0 retiré(s)" in second_text
+        assert saved["token"] in second_text and saved["teacher_password"] in second_text
+        answer = requests.get(f"{base}/api/v1/stations", headers=headers, timeout=5)
+        assert answer.status_code == 200
+        _ctrl_c(demo, clone, second_output)
     finally:
         if demo.poll() is None:
             demo.kill()
