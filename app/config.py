@@ -47,6 +47,7 @@ class Config:
         """Read the configuration from ``ATELIER_*`` variables."""
         env = os.environ if environ is None else environ
         default_db = f"sqlite:///{Path(instance_path) / 'atelier.db'}"
+
         def flag(name: str, default: bool) -> bool:
             value = env.get(name)
             if value is None or not value.strip():
