@@ -46,7 +46,9 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # How many unacknowledged messages the broker may send us at once (MQTT 5 CONNECT):
 # a batch can hold that many before its single commit.
 RECEIVE_MAXIMUM = 2000
-CONNACK_TIMEOUT_S = 10.0
+# A broker that ignores an MQTT 5 CONNECT (amqtt does, with properties) is given this
+# long before the worker tries MQTT 3.1.1.
+CONNACK_TIMEOUT_S = 5.0
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 OUTBOX_INTERVAL_S = 0.5
