@@ -19,6 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m app.demo
 
+# Three test processes on two cores: most tests wait on servers, brokers and browsers.
+PYTEST_ARGS ?= -n 3
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

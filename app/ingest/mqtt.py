@@ -123,6 +123,8 @@ class IngestWorker:
         self.epoch = 0
         self.epoch_lock = threading.Lock()
         self.connected = threading.Event()
+        # Set once the broker confirmed the subscriptions of the current connection.
+        self.subscribed = threading.Event()
         self.connack: tuple[bool, str] | None = None
         self.totals = BatchResult()
         self._last_outbox = 0.0
@@ -162,6 +164,7 @@ class IngestWorker:
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any
     ) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         logger.warning(
             "MQTT disconnected from %s:%d: %s", self.broker.host, self.broker.port, reason_code
         )
@@ -174,6 +177,7 @@ class IngestWorker:
             logger.error("MQTT subscription refused: %s", code)
         if not refused:
             logger.info("MQTT subscriptions confirmed (QoS %s)", ", ".join(map(str, reason_codes)))
+            self.subscribed.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.inbox.put(

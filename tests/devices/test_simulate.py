@@ -1274,6 +1274,7 @@ def test_shift_welds_reach_their_pieces_and_students_through_the_ingest_worker(
             client_id="atelier-ingest-shift",
         )
         worker.start()
+        worker.wait_subscribed()
         stations = {
             device: WeldingStation(
                 device,

@@ -56,8 +56,9 @@ class RunningWorker:
         )
         self.thread = threading.Thread(target=self.worker.run, args=(self.stop,), daemon=True)
         self.thread.start()
-        if not self.worker.connected.wait(15):
-            raise TimeoutError("the ingest worker did not connect")
+        # Wait for the SUBACK: a station publishing before it would not reach this new session.
+        if not self.worker.subscribed.wait(15):
+            raise TimeoutError("the ingest worker did not connect and subscribe")
 
     def close(self) -> None:
         """Stop the worker and wait for it."""

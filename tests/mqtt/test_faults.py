@@ -74,10 +74,7 @@ def assert_exactly_once(keys: list[str]) -> None:
 def started(worker: WorkerProcess) -> None:
     """Start the worker and wait until its subscriptions are in place."""
     worker.start()
-    wait_until(
-        lambda: "MQTT subscriptions confirmed" in worker.log_text(),
-        what="the worker's subscriptions",
-    )
+    worker.wait_subscribed()
 
 
 def test_killing_the_worker_mid_stream_loses_and_doubles_no_weld(

@@ -429,7 +429,7 @@ def test_worker_falls_back_to_mqtt_311_on_a_broker_without_mqtt_5(
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
         try:
-            assert worker.connected.wait(20), "the worker did not connect to amqtt"
+            assert worker.subscribed.wait(20), "the worker did not subscribe on amqtt"
             assert worker.client is not None
             assert worker.client.protocol == MQTTProtocolVersion.MQTTv311
             publisher = ScriptedStation(port, "ws01")

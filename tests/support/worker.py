@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +27,11 @@ class WorkerProcess:
         self.log_path = log_dir / "worker.log"
         self.client_id = client_id
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
 
     def start(self) -> None:
         """Start the worker (it connects and subscribes by itself)."""
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {
             **os.environ,
             "ATELIER_DATABASE_URL": self.database_url,
@@ -53,6 +56,17 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_subscribed(self, timeout_s: float = 30.0) -> None:
+        """Wait until the worker's subscriptions are confirmed (before that, a message
+        published by a station would not reach a brand-new session)."""
+        deadline = time.monotonic() + timeout_s
+        while "MQTT subscriptions confirmed" not in self.log_text()[self._log_offset :]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker did not subscribe:\n{self.log_text()[-2000:]}")
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited:\n{self.log_text()[-2000:]}")
+            time.sleep(0.05)
 
     def stop(self) -> int:
         """Stop the worker with SIGTERM and return its exit code."""
