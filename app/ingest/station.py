@@ -346,11 +346,8 @@ class StationRules:
             )
         return cached
 
-    def _present(self, station_id: int) -> list[StudentInfo]:
-        return self.present(station_id)
-
     def _require_student(self, station: StationInfo) -> list[StudentInfo]:
-        present = self._present(station.id)
+        present = self.present(station.id)
         if not present:
             raise Rejected(
                 "no_student",
@@ -512,7 +509,7 @@ class StationRules:
         return Applied(message)
 
     def _pause_if_empty(self, state: StateRow) -> RunRow | None:
-        if self._present(state.station_id):
+        if self.present(state.station_id):
             return None
         run = state.run
         if run is None or run.status != "running":
@@ -712,7 +709,7 @@ class StationRules:
         self.writer.insert(
             INTERVALS, {"run_id": run.id, "station_id": run.station_id, "started_at": self.ctx.now}
         )
-        self._join(run, [s.id for s in self._present(run.station_id)])
+        self._join(run, [s.id for s in self.present(run.station_id)])
         self._set_state(state, paused_by_exit=False)
         self.runs_changed.add(run.station_id)
 
@@ -759,7 +756,7 @@ class StationRules:
             self.writer.insert(
                 INTERVALS, {"run_id": run_id, "station_id": station.id, "started_at": self.ctx.now}
             )
-            self._join(run, [s.id for s in self._present(station.id)])
+            self._join(run, [s.id for s in self.present(station.id)])
             self.runs_changed.add(station.id)
             message += f"C'est parti : {operation.name} sur la pièce {piece_code}."
         else:
@@ -828,7 +825,7 @@ class StationRules:
             {"status": "finished", "finished_at": self.ctx.now},
         )
         run.status = "finished"
-        self._join(run, [s.id for s in self._present(station.id)])
+        self._join(run, [s.id for s in self.present(station.id)])
         participants = [
             student_id for (student_id,) in self.conn.execute(_PARTICIPANTS_OF, {"run_id": run.id})
         ]
