@@ -14,6 +14,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -83,6 +84,20 @@ def begin_write() -> None:
 _lock_files = threading.local()
 
 
+def insert_for(dialect: str) -> Any:
+    """Return the dialect's ``insert``, which has ``on_conflict_do_nothing``/``_do_update``."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _sqlite_file() -> str | None:
+    """Return the path of the app's SQLite database file, or None for any other database."""
+    engine = db.engine
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return database
+
+
 @contextmanager
 def serialized_writes() -> Iterator[None]:
     """Queue this process's SQLite write transaction behind the others, in the kernel.
@@ -92,9 +107,8 @@ def serialized_writes() -> Iterator[None]:
     ``flock`` on a file beside the database makes a waiting writer sleep until the lock is
     free, then go at once. PostgreSQL needs nothing of the kind.
     """
-    engine = db.engine
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+    database = _sqlite_file()
+    if database is None:
         yield
         return
     path = database + ".writelock"
@@ -123,9 +137,8 @@ def make_durable() -> None:
     A checkpoint that recycled the WAL in between has already synced the database file.
     PostgreSQL flushes its own WAL at commit: nothing to do there.
     """
-    engine = db.engine
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+    database = _sqlite_file()
+    if database is None:
         return
     try:
         fd = os.open(database + "-wal", os.O_RDONLY)

@@ -12,6 +12,12 @@ from datetime import date
 from typing import Any
 
 from app.data.yamlfile import LocatedDocument, Path, SchoolFileError
+from app.ingest.codes import (
+    PRINTED_BADGE_PATTERN,
+    RFID_BADGE_PATTERN,
+    STATION_PATTERN,
+    WORK_ORDER_PATTERN,
+)
 from app.models.production import STATION_KINDS
 
 TOP_KEYS = (
@@ -30,10 +36,10 @@ SITE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
 UPPER_IDENT = re.compile(r"[A-Z0-9][A-Z0-9-]{0,39}")
 COMPETENCY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,19}")
-STATION_CODE = re.compile(r"ST-[A-Z0-9]+(?:-[A-Z0-9]+)*")
+STATION_CODE = STATION_PATTERN
 MQTT_DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
-WORK_ORDER = re.compile(r"OF-\d{4}-\d{4}")
-BADGE = re.compile(r"B-\d{1,12}|[0-9A-F]{8,14}")
+WORK_ORDER = WORK_ORDER_PATTERN
+BADGE = re.compile(f"{PRINTED_BADGE_PATTERN.pattern}|{RFID_BADGE_PATTERN.pattern}")
 PROCESS = re.compile(r"\d{2,3}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 

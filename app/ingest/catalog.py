@@ -15,9 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.extensions import db
+from app.extensions import db, insert_for
 from app.models import (
     Badge,
     Competency,
@@ -285,10 +284,8 @@ def invalidate() -> None:
 def bump_version() -> None:
     """Mark the reference data as changed for every process (inside the caller's transaction)."""
     conn = db.session.connection()
-    dialect = conn.dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     new_version = str(time.time_ns())
-    statement = module.insert(Setting).values(key=VERSION_KEY, value=new_version)
+    statement = insert_for(conn.dialect.name)(Setting).values(key=VERSION_KEY, value=new_version)
     statement = statement.on_conflict_do_update(index_elements=["key"], set_={"value": new_version})
     conn.execute(statement)
     invalidate()

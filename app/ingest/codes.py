@@ -64,13 +64,14 @@ AZERTY_FROM_US = str.maketrans("&é\"'(-è_çà)", "1234567890-")
 US_SHIFTED_DIGITS = str.maketrans("!@#$%^&*()", "1234567890")
 LAYOUT_TELLTALES = frozenset("&é\"'(è_çà)§²!@#$%^*°")
 
-_WORK_ORDER = re.compile(r"OF-(\d{4})-(\d{4})")
-_OPERATION = re.compile(r"OF-(\d{4})-(\d{4})-(\d{2})")
-_PIECE = re.compile(r"P-\d{4}-\d{6}")
-_STATION = re.compile(r"ST-[A-Z0-9]+(?:-[A-Z0-9]+)*")
-_PRINTED_BADGE = re.compile(r"B-\d{1,12}")
-_RFID_BADGE = re.compile(r"[0-9A-F]{8,14}")
-_ACTION = re.compile(r"A-[A-Z]+")
+# The code formats of CONTRACT.md §3; the school file's validation uses them too.
+WORK_ORDER_PATTERN = re.compile(r"OF-(\d{4})-(\d{4})")
+OPERATION_PATTERN = re.compile(r"OF-(\d{4})-(\d{4})-(\d{2})")
+PIECE_PATTERN = re.compile(r"P-\d{4}-\d{6}")
+STATION_PATTERN = re.compile(r"ST-[A-Z0-9]+(?:-[A-Z0-9]+)*")
+PRINTED_BADGE_PATTERN = re.compile(r"B-\d{1,12}")
+RFID_BADGE_PATTERN = re.compile(r"[0-9A-F]{8,14}")
+ACTION_PATTERN = re.compile(r"A-[A-Z]+")
 
 MSG_BAD_FORMAT = "Ce code n'a pas le bon format. Scanne l'étiquette à nouveau, bien à plat."
 MSG_UNKNOWN = "Code inconnu : ce n'est pas une étiquette de l'atelier."
@@ -82,14 +83,14 @@ MSG_LAYOUT = (
 
 def parse_work_order(text: str) -> ParsedCode | None:
     """Recognise a work order number ``OF-YYYY-NNNN``."""
-    if _WORK_ORDER.fullmatch(text):
+    if WORK_ORDER_PATTERN.fullmatch(text):
         return ParsedCode(CodeKind.WORK_ORDER, text, work_order=text)
     return None
 
 
 def parse_operation(text: str) -> ParsedCode | None:
     """Recognise a routing step of a work order, ``OF-YYYY-NNNN-SS``."""
-    match = _OPERATION.fullmatch(text)
+    match = OPERATION_PATTERN.fullmatch(text)
     if match:
         work_order = f"OF-{match.group(1)}-{match.group(2)}"
         return ParsedCode(CodeKind.OPERATION, text, work_order=work_order, step=int(match[3]))
@@ -98,35 +99,35 @@ def parse_operation(text: str) -> ParsedCode | None:
 
 def parse_piece(text: str) -> ParsedCode | None:
     """Recognise a piece label ``P-YYYY-NNNNNN``."""
-    if _PIECE.fullmatch(text):
+    if PIECE_PATTERN.fullmatch(text):
         return ParsedCode(CodeKind.PIECE, text)
     return None
 
 
 def parse_station(text: str) -> ParsedCode | None:
     """Recognise a station code, which begins with ``ST-``."""
-    if _STATION.fullmatch(text):
+    if STATION_PATTERN.fullmatch(text):
         return ParsedCode(CodeKind.STATION, text)
     return None
 
 
 def parse_printed_badge(text: str) -> ParsedCode | None:
     """Recognise a printed badge ``B-`` followed by digits."""
-    if _PRINTED_BADGE.fullmatch(text):
+    if PRINTED_BADGE_PATTERN.fullmatch(text):
         return ParsedCode(CodeKind.BADGE, text)
     return None
 
 
 def parse_rfid_badge(text: str) -> ParsedCode | None:
     """Recognise an RFID badge: 8 to 14 hexadecimal digits as the reader sends them."""
-    if _RFID_BADGE.fullmatch(text):
+    if RFID_BADGE_PATTERN.fullmatch(text):
         return ParsedCode(CodeKind.BADGE, text, rfid=True)
     return None
 
 
 def parse_action(text: str) -> ParsedCode | None:
     """Recognise one of the action codes ``A-FIN``, ``A-PAUSE``, ``A-ANNULE``, ``A-SORTIE``."""
-    if _ACTION.fullmatch(text):
+    if ACTION_PATTERN.fullmatch(text):
         try:
             return ParsedCode(CodeKind.ACTION, text, action=Action(text))
         except ValueError:

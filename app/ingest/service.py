@@ -19,10 +19,9 @@ from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from app.extensions import WRITE_OPTION, db, make_durable, serialized_writes
+from app.extensions import WRITE_OPTION, db, insert_for, make_durable, serialized_writes
 from app.ingest import catalog as catalog_module
 from app.ingest.catalog import Catalog, StationInfo
 from app.ingest.cfg import queue_cfg
@@ -259,9 +258,8 @@ def _record_and_apply(conn: Connection, scan: ScanInput) -> Outcome:
 @functools.cache
 def _insert_event(dialect: str) -> Any:
     """Return the statement recording an input unless its id was seen (built once)."""
-    module: Any = postgresql if dialect == "postgresql" else sqlite
     return (
-        module.insert(EVENTS)
+        insert_for(dialect)(EVENTS)
         .on_conflict_do_nothing(index_elements=["channel", "key"])
         .returning(EVENTS.c.id)
     )

@@ -8,6 +8,7 @@ statements: a scan costs a handful of indexed statements.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -900,18 +901,39 @@ def grant_evidence(
     Evidence that already exists (from a weld of the same run, or a replay) is left as it
     is; the rows created are returned.
     """
+    rows = evidence_rows(
+        catalog=catalog,
+        run_id=run_id,
+        operation_id=operation_id,
+        student_ids=student_ids,
+        event_id=event_db_id,
+        now=now,
+    )
+    return writer.insert_ignore(EVIDENCE, rows, ["student_id", "competency_id", "run_id"])
+
+
+def evidence_rows(
+    *,
+    catalog: Catalog,
+    run_id: int,
+    operation_id: int,
+    student_ids: Iterable[int],
+    event_id: int | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Return the evidence rows a run gives students: only their own framework's competencies."""
     type_id = catalog.operations[operation_id].type_id
-    rows = [
+    return [
         {
             "student_id": student_id,
             "competency_id": competency_id,
             "run_id": run_id,
-            "event_id": event_db_id,
+            "event_id": event_id,
             "created_at": now,
         }
         for student_id in sorted(set(student_ids))
+        if student_id in catalog.students
         for competency_id in catalog.competencies.get(
             (type_id, catalog.students[student_id].framework_id), []
         )
     ]
-    return writer.insert_ignore(EVIDENCE, rows, ["student_id", "competency_id", "run_id"])

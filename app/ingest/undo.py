@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import Base
+from app.extensions import Base, insert_for
 
 
 class UndoConflict(Exception):
@@ -105,7 +104,7 @@ class ShopWriter:
         if not rows:
             return []
         has_id = "id" in table.c and "id" not in key
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        insert = insert_for(self.dialect)
         statement = _cached(
             ("insert_ignore", self.dialect, table.name, tuple(key), tuple(sorted(rows[0]))),
             lambda: (

@@ -38,7 +38,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.extensions import insert_for
 from app.ingest.catalog import Catalog, StationInfo, WpsInfo
+from app.ingest.station import evidence_rows
 from app.models import (
     DeviceBoot,
     DeviceStatus,
@@ -420,10 +422,6 @@ def _classify(message: MqttMessage, catalog: Catalog, topic_root: str) -> _Row:
     return _Row(_event_key(parsed), message, station, parsed, event_kind)
 
 
-def _insert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def insert_new(
     conn: Connection,
     table: Table,
@@ -590,7 +588,7 @@ class _Applier:
                 )
         if samples:
             self.conn.execute(
-                _insert(self.conn)(SAMPLES).on_conflict_do_nothing(
+                insert_for(self.conn.dialect.name)(SAMPLES).on_conflict_do_nothing(
                     index_elements=["device", "boot_id", "seq"]
                 ),
                 samples,
@@ -816,14 +814,14 @@ class _Applier:
             )
         if weld_students:
             self.conn.execute(
-                _insert(self.conn)(WELD_STUDENTS).on_conflict_do_nothing(
+                insert_for(self.conn.dialect.name)(WELD_STUDENTS).on_conflict_do_nothing(
                     index_elements=["weld_id", "student_id"]
                 ),
                 weld_students,
             )
         if evidence:
             self.conn.execute(
-                _insert(self.conn)(EVIDENCE).on_conflict_do_nothing(
+                insert_for(self.conn.dialect.name)(EVIDENCE).on_conflict_do_nothing(
                     index_elements=["student_id", "competency_id", "run_id"]
                 ),
                 evidence,
@@ -881,7 +879,7 @@ def assign_weld(
         )
     )
     conn.execute(
-        _insert(conn)(WELD_STUDENTS).on_conflict_do_nothing(
+        insert_for(conn.dialect.name)(WELD_STUDENTS).on_conflict_do_nothing(
             index_elements=["weld_id", "student_id"]
         ),
         [{"weld_id": weld.id, "student_id": student} for student in students],
@@ -896,38 +894,11 @@ def assign_weld(
     )
     if rows:
         conn.execute(
-            _insert(conn)(EVIDENCE).on_conflict_do_nothing(
+            insert_for(conn.dialect.name)(EVIDENCE).on_conflict_do_nothing(
                 index_elements=["student_id", "competency_id", "run_id"]
             ),
             rows,
         )
-
-
-def evidence_rows(
-    *,
-    catalog: Catalog,
-    run_id: int,
-    operation_id: int,
-    student_ids: Iterable[int],
-    event_id: int | None,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """Return the evidence rows a run gives students: only their own framework's competencies."""
-    type_id = catalog.operations[operation_id].type_id
-    return [
-        {
-            "student_id": student_id,
-            "competency_id": competency_id,
-            "run_id": run_id,
-            "event_id": event_id,
-            "created_at": now,
-        }
-        for student_id in sorted(set(student_ids))
-        if student_id in catalog.students
-        for competency_id in catalog.competencies.get(
-            (type_id, catalog.students[student_id].framework_id), []
-        )
-    ]
 
 
 @dataclass(frozen=True)
@@ -1012,7 +983,6 @@ __all__ = [
     "BatchResult",
     "MqttMessage",
     "assign_weld",
-    "evidence_rows",
     "heat_input",
     "ingest_batch",
     "parse_message",
