@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, app_env, flask, fresh_database, temp_dir
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.worker import WorkerProcess
 
 DEVICES = ("ws01", "ws02", "ws03", "ws04")
 STATION_PASSWORD = "bench-station-secret"
@@ -131,40 +132,6 @@ def wait_for(url: str, wanted: int, timeout_s: float = 600.0) -> float:
     raise TimeoutError(f"only {count} of {wanted} messages committed")
 
 
-class Worker:
-    """The ingest worker process."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flask",
-                "--app",
-                "app",
-                "ingest",
-                "mqtt",
-                "--client-id",
-                "bench-ingest",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        self.log = log
-        deadline = time.monotonic() + 30
-        while "subscriptions confirmed" not in log.read_text(errors="replace"):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(log.read_text(errors="replace")[-2000:])
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Stop it with SIGTERM."""
-        self.process.terminate()
-        self.process.wait(30)
-
-
 def check(url: str, messages: int, welds: int) -> dict[str, Any]:
     """Check the database: every message once, every weld once."""
     engine = sa.create_engine(url)
@@ -205,21 +172,22 @@ def run_backend(backend: str, welds: int) -> dict[str, Any]:
         MosquittoBroker(config, workdir=workdir / "broker", users=users, acl_text=acl) as broker,
         fresh_database(backend, workdir) as url,
     ):
-        env = {
-            **app_env(url),
-            "ATELIER_MQTT_URL": f"mqtt://atelier-ingest:{INGEST_PASSWORD}@127.0.0.1:{broker.port}",
-        }
+        env = app_env(url)
+        mqtt_url = f"mqtt://atelier-ingest:{INGEST_PASSWORD}@127.0.0.1:{broker.port}"
+        worker = WorkerProcess(url, mqtt_url, workdir, client_id="bench-ingest")
         flask(env, "db", "upgrade")
         flask(env, "data", "import", str(ROOT / "app" / "data" / "demo" / "belfort.yaml"))
         bare = ceiling(broker, welds)
-        worker = Worker(env, workdir / "worker.log")
+        worker.start()
+        worker.wait_subscribed()
         live_figures, started = burst(broker, welds, seed=2)
         live_done = wait_for(url, live_figures["messages"])
         worker.stop()
         queued_figures, _ = burst(broker, welds, seed=3)
         total = live_figures["messages"] + queued_figures["messages"]
         restart = time.time()
-        worker = Worker(env, workdir / "worker.log")
+        worker.start()
+        worker.wait_subscribed()
         drained = wait_for(url, total)
         worker.stop()
         result = check(url, total, live_figures["welds"] + queued_figures["welds"])
