@@ -1,15 +1,15 @@
 """Welding stations for the board's tests, through the real ingest path but without a broker.
 
-Each message is built as CONTRACT.md §6 describes it and handed to the ingest core exactly
-as the MQTT worker does (``ingest_batch`` in a write transaction), so the board reads
-device status and welds that the real code wrote. The broker itself is tested elsewhere.
+Each message is built as CONTRACT.md §6 describes it (tests/support/stations.py) and
+handed to the ingest core exactly as the MQTT worker does (``ingest_batch`` in a write
+transaction), so the board reads device status and welds that the real code wrote. The
+broker itself is tested elsewhere.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -19,11 +19,7 @@ from app.ingest import catalog as catalog_module
 from app.ingest.service import run_in_transaction
 from app.ingest.welding import BatchResult, MqttMessage, ingest_batch
 from app.models import utcnow
-
-
-def stamp(moment: datetime) -> str:
-    """Format a time as a station does: RFC 3339 UTC with milliseconds."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from tests.support.stations import StationMessages
 
 
 class WeldingStation:
@@ -31,9 +27,8 @@ class WeldingStation:
 
     def __init__(self, device: str) -> None:
         self.device = device
-        self.boot_id = secrets.token_hex(4).upper()
-        self.seq = 0
-        self.welds = 0
+        self.messages = StationMessages(device)
+        self.boot_id = self.messages.boot_id
 
     def send(self, suffix: str, payload: dict[str, Any]) -> BatchResult:
         """Ingest one message as the worker would, committed; it must be accepted."""
@@ -55,43 +50,14 @@ class WeldingStation:
         assert result.rejected == 0, result.rejections
         return result
 
-    def _next_seq(self) -> int:
-        # Sequence numbers start at 0 on each boot: a first message above 0 means a loss.
-        value = self.seq
-        self.seq += 1
-        return value
-
     def status(self, state: str) -> None:
         """Say the station is online (its birth) or offline (its Last Will)."""
-        self.send(
-            "status",
-            {
-                "v": 1,
-                "state": state,
-                "device": self.device,
-                "boot_id": self.boot_id,
-                "fw": "test",
-                "ts": stamp(utcnow()),
-            },
-        )
+        self.send("status", self.messages.status(state))
 
     def arc_start(self, start: datetime | None = None, process: str = "135") -> str:
         """Strike the arc; return the weld id."""
-        self.welds += 1
-        weld_id = f"{self.device}-{self.boot_id}-{self.welds:04d}"
-        self.send(
-            "evt/arc",
-            {
-                "v": 1,
-                "type": "arc_start",
-                "device": self.device,
-                "boot_id": self.boot_id,
-                "seq": self._next_seq(),
-                "weld_id": weld_id,
-                "ts": stamp(start or utcnow()),
-                "process": process,
-            },
-        )
+        weld_id = self.messages.next_weld_id()
+        self.send("evt/arc", self.messages.arc_start(weld_id, start or utcnow(), process))
         return weld_id
 
     def arc_end(
@@ -104,27 +70,18 @@ class WeldingStation:
         u_mean: float = 23.9,
         process: str = "135",
     ) -> None:
-        """Stop the arc and send the weld's record."""
+        """Stop the arc and send the weld's record (its energy from its mean figures)."""
         self.send(
             "evt/arc",
-            {
-                "v": 1,
-                "type": "arc_end",
-                "device": self.device,
-                "boot_id": self.boot_id,
-                "seq": self._next_seq(),
-                "weld_id": weld_id,
-                "ts_start": stamp(start),
-                "ts_end": stamp(start + timedelta(seconds=arc_s)),
-                "arc_s": arc_s,
-                "process": process,
-                "i_a": {"mean": i_mean, "min": i_mean - 25, "max": i_mean + 20},
-                "u_v": {"mean": u_mean, "min": u_mean - 2, "max": u_mean + 2},
-                "wfs_m_min": 8.1,
-                "gas_l_min": 14.0,
-                "energy_j": round(i_mean * u_mean * arc_s),
-                "length_mm": None,
-            },
+            self.messages.arc_end(
+                weld_id,
+                start,
+                arc_s=arc_s,
+                i_mean=i_mean,
+                u_mean=u_mean,
+                process=process,
+                energy_j=round(i_mean * u_mean * arc_s),
+            ),
         )
 
     def weld(self, start: datetime | None = None, **figures: Any) -> str:
