@@ -13,11 +13,10 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.ingest import catalog as catalog_module
-from app.ingest.station import load_state, present_students, summarize
+from app.ingest.station import load_state, operation_ref, present_students, summarize
 from app.models import (
     Assessment,
     Evidence,
-    Operation,
     OperationRun,
     Piece,
     Student,
@@ -31,16 +30,6 @@ from app.models.types import iso
 def student_ref(student: Student) -> dict[str, str]:
     """Return how the API names a student: pseudonymous id and short name."""
     return {"id": student.code, "name": student.name}
-
-
-def _operation_ref(operation: Operation) -> dict[str, Any]:
-    """Describe a routing step for the API."""
-    return {
-        "code": operation.code,
-        "step": operation.step,
-        "type": operation.operation_type.code,
-        "name": operation.operation_type.name,
-    }
 
 
 def stations_overview() -> list[dict[str, Any]]:
@@ -132,6 +121,7 @@ def piece_detail(code: str) -> dict[str, Any] | None:
     if piece is None:
         return None
     work_order = piece.work_order
+    catalog = catalog_module.current(db.session.connection())
     runs = {
         run.operation_id: run
         for run in db.session.execute(
@@ -154,7 +144,7 @@ def piece_detail(code: str) -> dict[str, Any] | None:
     for operation in work_order.operations:
         run = runs.get(operation.id)
         entry: dict[str, Any] = {
-            **_operation_ref(operation),
+            **operation_ref(catalog.operations[operation.id]),
             "wps": operation.wps.code if operation.wps is not None else None,
             "status": run.status if run is not None else "todo",
             "station": run.station.code if run is not None else None,
