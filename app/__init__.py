@@ -9,7 +9,7 @@ from flask import Flask, jsonify, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from app import cli, models  # noqa: F401  (models: registers every table on the metadata)
+from app import cli, ingest, models  # noqa: F401  (register every table and every handler)
 from app.api import bp as api_bp
 from app.api import http_error
 from app.auth import bp as auth_bp

@@ -1,4 +1,9 @@
-"""Commands for the school's IT person: ``flask --app app data|token|user …``."""
+"""Commands for the school's IT person: ``flask --app app data|token|user|ingest|mqtt …``.
+
+Every command that changes something hands one input to the core (``app.boundary.submit``):
+it is recorded in the event log like a scan, and goes through the one write transaction.
+With more than one site in the database, commands take ``--site`` (required then).
+"""
 
 from __future__ import annotations
 
@@ -13,57 +18,94 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from app.api.auth import clear_cache, create_token
-from app.auth import one_time_password, set_password
-from app.data.school import dump_school, export_school, import_school
+from app.auth import hash_password, one_time_password
+from app.auth.tokens import clear_cache, hash_token, new_token
+from app.boundary import cli_origin, submit
+from app.data.school import dump_school, export_school, read_school_file
 from app.data.yamlfile import SchoolFileError
-from app.extensions import begin_write, db, make_durable
-from app.ingest import catalog
-from app.ingest.mqtt import BrokerAddress, ConfigurationError, IngestWorker
-from app.models import ROLES, DeviceToken, Setting, StaffUser, utcnow
+from app.extensions import db
+from app.ingest import Outcome
+from app.ingest.events import CreateStaff, CreateToken, RevokeToken
+from app.models import ROLES, DeviceToken, Site, Station
+from app.mqtt.worker import BrokerAddress, ConfigurationError, IngestWorker
+from app.read.sites import all_sites, site_by_code
 
 data_cli = click.Group("data", help="Importer ou exporter les données de l'école (YAML).")
 token_cli = click.Group("token", help="Gérer les jetons des appareils (bornes, lecteurs).")
 user_cli = click.Group("user", help="Gérer les comptes des enseignants et administrateurs.")
 ingest_cli = click.Group("ingest", help="Recevoir les messages des postes de soudage.")
+mqtt_cli = click.Group("mqtt", help="Configurer le courtier MQTT des postes de soudage.")
+
+SITE_OPTION = click.option(
+    "--site",
+    "site_code",
+    metavar="SITE",
+    help="Le site (l'école) concerné : obligatoire quand la base en a plusieurs.",
+)
 
 
-@data_cli.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def resolve_site(code: str | None) -> dict[str, Any]:
+    """Return the site a command acts on, or stop with a French message."""
+    if code is not None:
+        site = site_by_code(db.session(), code)
+        if site is None:
+            known = ", ".join(s["code"] for s in all_sites(db.session())) or "aucun"
+            raise click.ClickException(f"Site inconnu : {code} (sites : {known}).")
+        return site
+    sites = all_sites(db.session())
+    if not sites:
+        raise click.ClickException(
+            "Aucune école dans la base : importez d'abord ses données "
+            "(flask --app app data import ECOLE.yaml)."
+        )
+    if len(sites) > 1:
+        codes = ", ".join(s["code"] for s in sites)
+        raise click.ClickException(f"Plusieurs sites dans la base ({codes}) : précisez --site.")
+    return sites[0]
+
+
+def _refused(outcome: Outcome) -> click.ClickException:
+    return click.ClickException(str(outcome.body["error"]["message"]))
+
+
+@data_cli.command("import", help="Créer ou mettre à jour les données de l'école depuis FICHIER.")
+@click.argument("file", metavar="FICHIER", type=click.Path(dir_okay=False, path_type=Path))
 def data_import(file: Path) -> None:
-    """Create or update the school's data from a YAML file (all or nothing)."""
+    """Create or update a site's data from its YAML file (all or nothing)."""
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{file} : lecture impossible ({exc})") from exc
     try:
-        begin_write()
-        summary = import_school(text, str(file))
-        db.session.commit()
-        make_durable()
+        event = read_school_file(text, str(file))
     except SchoolFileError as exc:
-        db.session.rollback()
         count = len(exc.messages)
         click.echo("\n".join(exc.messages), err=True)
         raise click.ClickException(
             f"{file} : {count} erreur{'s' if count > 1 else ''}, rien n'a été modifié."
         ) from exc
-    except BaseException:
-        db.session.rollback()
-        raise
-    click.echo(summary.line())
+    site = db.session.execute(select(Site.id).where(Site.code == event.spec.site)).scalar()
+    outcome = submit(cli_origin(site), event)
+    if not outcome.accepted:
+        errors = outcome.body.get("errors") or []
+        if errors:
+            click.echo("\n".join(errors), err=True)
+        raise _refused(outcome)
+    click.echo(outcome.body["message"])
 
 
-@data_cli.command("export")
+@data_cli.command("export", help="Écrire les données de l'école au format du fichier d'import.")
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Fichier de sortie (sinon la sortie standard).",
 )
-def data_export(output: Path | None) -> None:
-    """Write the school's data in the import format."""
-    text = dump_school(export_school())
+@SITE_OPTION
+def data_export(output: Path | None, site_code: str | None) -> None:
+    """Write a site's data in the import format."""
+    site = resolve_site(site_code)
+    text = dump_school(export_school(db.session(), site["id"]))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -71,31 +113,47 @@ def data_export(output: Path | None) -> None:
         click.echo(f"Données exportées dans {output}", err=True)
 
 
-@token_cli.command("create")
-@click.argument("name")
+@token_cli.command(
+    "create", help="Créer un jeton d'appareil et l'afficher seul sur la dernière ligne."
+)
+@click.argument("name", metavar="NOM")
 @click.option("--station", "station_code", help="Rattacher le jeton à ce poste (ST-…).")
 @click.option("--read", is_flag=True, help="Donner aussi l'accès à l'API de lecture.")
-def token_create(name: str, station_code: str | None, read: bool) -> None:
+@SITE_OPTION
+def token_create(name: str, station_code: str | None, read: bool, site_code: str | None) -> None:
     """Create a device token and print it alone on the last line (shown once)."""
-    begin_write()
-    try:
-        token, row = create_token(name, station_code, read)
-    except LookupError as exc:
-        db.session.rollback()
-        raise click.ClickException(f"Poste inconnu : {station_code}") from exc
-    db.session.commit()
+    site = resolve_site(site_code)
+    token = new_token()
+    outcome = submit(
+        cli_origin(site["id"]),
+        CreateToken(
+            name=name.strip()[:80] or "jeton",
+            station_code=station_code,
+            read=read,
+            token_sha256=hash_token(token),
+            prefix=token[:12],
+        ),
+    )
+    if not outcome.accepted:
+        raise _refused(outcome)
     rights = "scans" + (" + lecture" if read else "")
     where = f", poste {station_code}" if station_code else ""
     click.echo(
-        f"Jeton « {name} » créé (n° {row.id}, {rights}{where}). Il ne sera plus affiché :", err=True
+        f"Jeton « {name} » créé (n° {outcome.body['token']}, {rights}{where}, site "
+        f"{site['code']}). Il ne sera plus affiché :",
+        err=True,
     )
     click.echo(token)
 
 
-@token_cli.command("list")
-def token_list() -> None:
-    """List device tokens (never the tokens themselves)."""
-    rows = db.session.execute(select(DeviceToken).order_by(DeviceToken.id)).scalars()
+@token_cli.command("list", help="Lister les jetons d'appareil (jamais les jetons eux-mêmes).")
+@SITE_OPTION
+def token_list(site_code: str | None) -> None:
+    """List a site's device tokens (never the tokens themselves)."""
+    site = resolve_site(site_code)
+    rows = db.session.execute(
+        select(DeviceToken).where(DeviceToken.site_id == site["id"]).order_by(DeviceToken.id)
+    ).scalars()
     for row in rows:
         state = "révoqué" if row.revoked_at else "actif"
         station = row.station.code if row.station else "-"
@@ -105,49 +163,37 @@ def token_list() -> None:
         click.echo("\t".join(fields))
 
 
-@token_cli.command("revoke")
-@click.argument("token_id", type=int)
-def token_revoke(token_id: int) -> None:
+@token_cli.command("revoke", help="Révoquer le jeton numéro N (effet partout sous 30 s).")
+@click.argument("token_id", metavar="N", type=int)
+@SITE_OPTION
+def token_revoke(token_id: int, site_code: str | None) -> None:
     """Revoke a device token by its number (effective within 30 s everywhere)."""
-    begin_write()
-    row = db.session.get(DeviceToken, token_id)
-    if row is None:
-        db.session.rollback()
-        raise click.ClickException(f"Aucun jeton n° {token_id}")
-    row.revoked_at = row.revoked_at or utcnow()
-    db.session.commit()
+    site = resolve_site(site_code)
+    outcome = submit(cli_origin(site["id"]), RevokeToken(token_id))
+    if not outcome.accepted:
+        raise _refused(outcome)
     clear_cache()
-    click.echo(f"Jeton n° {token_id} « {row.name} » révoqué.")
+    click.echo(outcome.body["message"])
 
 
-@user_cli.command("create")
-@click.argument("email")
+@user_cli.command("create", help="Créer un compte et afficher un mot de passe provisoire.")
+@click.argument("email", metavar="EMAIL")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="teacher ou admin")
 @click.option("--name", help="Nom affiché (par défaut : celui du fichier de l'école, ou l'e-mail).")
-def user_create(email: str, role: str, name: str | None) -> None:
+@SITE_OPTION
+def user_create(email: str, role: str, name: str | None, site_code: str | None) -> None:
     """Create a staff account (or reset an imported one) and print a one-time password."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 200:
         raise click.ClickException(f"Adresse e-mail invalide : {email}")
-    begin_write()
-    user = db.session.execute(
-        select(StaffUser).where(StaffUser.email == email)
-    ).scalar_one_or_none()
-    if user is not None and user.password_hash:
-        db.session.rollback()
-        raise click.ClickException(f"Le compte {email} existe déjà et a un mot de passe.")
-    if user is None:
-        user = StaffUser(
-            email=email, name=name or email.split("@")[0], role=role, created_at=utcnow()
-        )
-        db.session.add(user)
-    else:
-        user.role = role
-        if name:
-            user.name = name
+    site = resolve_site(site_code)
     password = one_time_password()
-    set_password(user, password, must_change=True)
-    db.session.commit()
+    outcome = submit(
+        cli_origin(site["id"]),
+        CreateStaff(email=email, role=role, name=name, password_hash=hash_password(password)),
+    )
+    if not outcome.accepted:
+        raise _refused(outcome)
     click.echo(
         f"Compte {email} ({role}) prêt. "
         "Mot de passe provisoire, à changer à la première connexion :",
@@ -156,7 +202,7 @@ def user_create(email: str, role: str, name: str | None) -> None:
     click.echo(password)
 
 
-@ingest_cli.command("mqtt")
+@ingest_cli.command("mqtt", help="Recevoir les messages des postes (un seul worker par site).")
 @click.option("--client-id", help="Identifiant MQTT fixe (par défaut atelier-ingest-<site>).")
 @click.option(
     "--protocol",
@@ -165,8 +211,9 @@ def user_create(email: str, role: str, name: str | None) -> None:
     show_default=True,
     help="Version MQTT : auto essaie MQTT 5 puis 3.1.1.",
 )
-def ingest_mqtt(client_id: str | None, protocol: str) -> None:
-    """Run the MQTT ingest worker until SIGTERM or Ctrl-C (one per site)."""
+@SITE_OPTION
+def ingest_mqtt(client_id: str | None, protocol: str, site_code: str | None) -> None:
+    """Run the MQTT ingest worker of a site until SIGTERM or Ctrl-C."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     url = app.config.get("ATELIER_MQTT_URL")
     if not url:
@@ -181,18 +228,14 @@ def ingest_mqtt(client_id: str | None, protocol: str) -> None:
         broker = BrokerAddress.parse(url)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
-    site = catalog.current().site
-    if db.session.get(Setting, "site") is None:
-        raise click.ClickException(
-            "Aucune école dans la base : importez d'abord ses données "
-            "(flask --app app data import …)."
-        )
+    site = resolve_site(site_code)
     db.session.remove()
     worker = IngestWorker(
         app,
         broker,
         app.config["ATELIER_TOPIC_ROOT"],
-        client_id=client_id or f"atelier-ingest-{site}",
+        site["code"],
+        client_id=client_id or f"atelier-ingest-{site['code']}",
         protocol=protocol,
     )
     stop = threading.Event()
@@ -206,11 +249,79 @@ def ingest_mqtt(client_id: str | None, protocol: str) -> None:
     worker.run(stop)
 
 
+def mosquitto_acl(topic_root: str, worker_user: str, sites: list[tuple[str, list[str]]]) -> str:
+    """Write a Mosquitto ACL: each station's user writes only its own site's topics."""
+    lines = [
+        "# Mosquitto ACL for Atelier, written by `flask --app app mqtt acl`: write it again",
+        "# after adding stations. Each welding station signs in with its own user, named as",
+        "# its `mqtt_device`; it may write only its own topics, under its own site, and read",
+        "# its own cfg. Clients with no rule below can do nothing.",
+        "",
+    ]
+    for site, devices in sites:
+        base = f"{topic_root}/{site}"
+        lines += [
+            f"# The ingest worker of site {site} (`flask --app app ingest mqtt`).",
+            f"user {worker_user}",
+            f"topic read {base}/+/status",
+            f"topic read {base}/+/evt/#",
+            f"topic read {base}/+/data/#",
+            f"topic write {base}/+/cfg",
+            "",
+        ]
+        for device in devices:
+            lines += [
+                f"user {device}",
+                f"topic write {base}/{device}/status",
+                f"topic write {base}/{device}/evt/#",
+                f"topic write {base}/{device}/data/#",
+                f"topic read {base}/{device}/cfg",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+@mqtt_cli.command("acl", help="Écrire la liste de droits (ACL) Mosquitto des postes du site.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fichier de sortie (sinon la sortie standard).",
+)
+@click.option(
+    "--worker-user",
+    default="atelier-ingest",
+    show_default=True,
+    help="Le compte MQTT du worker d'ingestion.",
+)
+@SITE_OPTION
+def mqtt_acl(output: Path | None, worker_user: str, site_code: str | None) -> None:
+    """Write the Mosquitto ACL of a site's welding stations, each pinned to its own site."""
+    site = resolve_site(site_code)
+    devices = [
+        device
+        for device in db.session.execute(
+            select(Station.mqtt_device)
+            .where(Station.site_id == site["id"], Station.mqtt_device.is_not(None))
+            .order_by(Station.mqtt_device)
+        ).scalars()
+        if device is not None
+    ]
+    text = mosquitto_acl(
+        current_app.config["ATELIER_TOPIC_ROOT"], worker_user, [(site["code"], devices)]
+    )
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"ACL écrite dans {output} ({len(devices)} poste(s)).", err=True)
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the application's CLI."""
-    for group in (data_cli, token_cli, user_cli, ingest_cli):
+    for group in (data_cli, token_cli, user_cli, ingest_cli, mqtt_cli):
         app.cli.add_command(group)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit("Utilisez : flask --app app data|token|user …")
+    sys.exit("Utilisez : flask --app app data|token|user|ingest|mqtt …")

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_TOPIC_ROOT = "atelier/v1"
+# Where ``make demo`` keeps the secret key it generated (mode 0600), in the instance folder:
+# read when ATELIER_SECRET_KEY is not set, so the README's commands work after the demo.
+SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 
 
 class ConfigError(RuntimeError):
@@ -40,6 +43,10 @@ class Config:
     UNDO_WINDOW_S: float = 60.0
     # How long a kiosk keeps acting for the station scanned on it, after its last scan.
     KIOSK_STATION_TIMEOUT_S: float = 300.0
+    # Piece labels a work order may take beyond its quantity (scrap, rework).
+    EXTRA_PIECES: int = 2
+    # The address staff and kiosks reach the server at (enrolment links, QR codes).
+    PUBLIC_URL: str = "http://localhost:8000"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -54,15 +61,25 @@ class Config:
                 return default
             return value.strip().lower() in {"1", "true", "yes", "on"}
 
+        def number(name: str, default: int) -> int:
+            value = (env.get(name) or "").strip()
+            if not value:
+                return default
+            if not value.isdigit():
+                raise ConfigError(f"{name} doit être un nombre entier positif (reçu : {value!r}).")
+            return int(value)
+
         debug = flag("ATELIER_DEBUG", False)
         return cls(
             DATABASE_URL=_normalise_database_url(env.get("ATELIER_DATABASE_URL") or default_db),
-            SECRET_KEY=env.get("ATELIER_SECRET_KEY") or None,
+            SECRET_KEY=env.get("ATELIER_SECRET_KEY") or _secret_from_file(Path(instance_path)),
             MQTT_URL=env.get("ATELIER_MQTT_URL") or None,
             TOPIC_ROOT=(env.get("ATELIER_TOPIC_ROOT") or DEFAULT_TOPIC_ROOT).strip("/"),
             DEBUG=debug,
             COOKIE_SECURE=flag("ATELIER_COOKIE_SECURE", not debug),
             BOARD_LOGIN_REQUIRED=flag("ATELIER_BOARD_LOGIN_REQUIRED", False),
+            EXTRA_PIECES=number("ATELIER_EXTRA_PIECES", 2),
+            PUBLIC_URL=(env.get("ATELIER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
         )
 
     def flask_mapping(self) -> dict[str, Any]:
@@ -71,8 +88,9 @@ class Config:
             if not (self.DEBUG or self.TESTING):
                 raise ConfigError(
                     "ATELIER_SECRET_KEY n'est pas défini. Générez une clé avec "
-                    "`python -c 'import secrets; print(secrets.token_hex(32))'` et exportez-la "
-                    "(ou ajoutez-la au fichier d'environnement du service)."
+                    "`python3 -c 'import secrets; print(secrets.token_hex(32))'` et exportez-la "
+                    "(ou ajoutez-la au fichier d'environnement du service, ou écrivez-la dans "
+                    f"instance/{SECRET_KEY_FILE})."
                 )
             self.SECRET_KEY = "insecure-debug-key"  # noqa: S105  (debug/testing only)
         mapping: dict[str, Any] = {
@@ -83,6 +101,8 @@ class Config:
             "ATELIER_TOPIC_ROOT": self.TOPIC_ROOT,
             "ATELIER_UNDO_WINDOW_S": self.UNDO_WINDOW_S,
             "ATELIER_KIOSK_STATION_TIMEOUT_S": self.KIOSK_STATION_TIMEOUT_S,
+            "ATELIER_EXTRA_PIECES": self.EXTRA_PIECES,
+            "ATELIER_PUBLIC_URL": self.PUBLIC_URL,
             "DEBUG": self.DEBUG,
             "TESTING": self.TESTING,
             "JSON_SORT_KEYS": False,
@@ -99,6 +119,15 @@ class Config:
             mapping["WTF_CSRF_ENABLED"] = self.extra.get("WTF_CSRF_ENABLED", False)
         mapping.update(self.extra)
         return mapping
+
+
+def _secret_from_file(instance: Path) -> str | None:
+    """Return the secret key kept in the instance folder, if there is one."""
+    try:
+        text = (instance / SECRET_KEY_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None
 
 
 def engine_options(url: str) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from hypothesis import HealthCheck, settings
 
 from app import create_app
-from app.api.auth import clear_cache
+from app.auth.tokens import clear_cache
 from app.config import TestingConfig
 from app.extensions import db
-from app.ingest import catalog
 from tests import factories
 from tests.support.databases import (
     TestDatabase,
@@ -83,7 +82,6 @@ def app(database_url: str) -> Iterator[Flask]:
     """The application on this test's database, inside an app context."""
     application = create_app(TestingConfig(database_url))
     clear_cache()
-    catalog.invalidate()
     with application.app_context():
         yield application
         db.session.remove()

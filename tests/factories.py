@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from app.api.auth import create_token
-from app.auth import set_password
-from app.data.school import import_school
-from app.extensions import begin_write, db
-from app.models import StaffUser, utcnow
+from app.auth import hash_password
+from app.auth.tokens import hash_token, new_token
+from app.boundary import cli_origin, submit
+from app.data.school import read_school_file
+from app.extensions import db
+from app.ingest.events import ChangePassword, CreateStaff, CreateToken
+from app.models import Site, StaffUser
 
 DATA_DIR = Path(__file__).parent / "data"
 MINIMAL_SCHOOL = DATA_DIR / "school_minimal.yaml"
@@ -21,30 +24,57 @@ DEMO_SCHOOL = Path(__file__).parent.parent / "app" / "data" / "demo" / "belfort.
 _event_numbers = itertools.count(1)
 
 
-def load_school(path: Path = MINIMAL_SCHOOL) -> None:
-    """Import a school data file into the current app's database."""
-    begin_write()
-    import_school(path.read_text(encoding="utf-8"), path.name)
-    db.session.commit()
+def site_id(code: str | None = None) -> int:
+    """Return the id of a site (the only one, when no code is given)."""
+    query = select(Site.id).order_by(Site.id)
+    if code is not None:
+        query = query.where(Site.code == code)
+    found = db.session.execute(query.limit(1)).scalar()
+    assert found is not None, f"no site {code or ''}"
+    return int(found)
 
 
-def make_token(station: str | None = None, read: bool = False, name: str = "test") -> str:
+def load_school(path: Path = MINIMAL_SCHOOL, text: str | None = None) -> dict[str, Any]:
+    """Import a school data file into the current app's database, as the CLI does."""
+    event = read_school_file(text if text is not None else path.read_text("utf-8"), path.name)
+    existing = db.session.execute(select(Site.id).where(Site.code == event.spec.site)).scalar()
+    outcome = submit(cli_origin(existing), event)
+    assert outcome.accepted, outcome.body
+    return outcome.body
+
+
+def make_token(
+    station: str | None = None, read: bool = False, name: str = "test", site: str | None = None
+) -> str:
     """Create a device token and return it in clear."""
-    begin_write()
-    token, _row = create_token(name, station, read)
-    db.session.commit()
+    token = new_token()
+    outcome = submit(
+        cli_origin(site_id(site)),
+        CreateToken(name, station, read, hash_token(token), token[:12]),
+    )
+    assert outcome.accepted, outcome.body
     return token
 
 
 def make_staff(
-    email: str = "prof@example.org", password: str = "un-mot-de-passe-long", role: str = "teacher"
+    email: str = "prof@example.org",
+    password: str = "un-mot-de-passe-long",
+    role: str = "teacher",
+    site: str | None = None,
+    must_change: bool = False,
 ) -> StaffUser:
-    """Create a staff account with a known password that needs no change."""
-    begin_write()
-    user = StaffUser(email=email, name="M. Test", role=role, created_at=utcnow())
-    set_password(user, password, must_change=False)
-    db.session.add(user)
-    db.session.commit()
+    """Create a staff account with a known password (one to change at sign-in, if asked)."""
+    origin = cli_origin(site_id(site))
+    created = submit(origin, CreateStaff(email, role, "M. Test", hash_password(password)))
+    assert created.accepted, created.body
+    user_id = int(created.body["user"])
+    if not must_change:
+        changed = submit(
+            cli_origin(origin.site_id), ChangePassword(user_id, hash_password(password))
+        )
+        assert changed.accepted, changed.body
+    user = db.session.get(StaffUser, user_id)
+    assert user is not None
     return user
 
 

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.config import Config, ConfigError, TestingConfig
 from app.extensions import db
-from tests.factories import make_staff
+from tests.factories import load_school, make_staff
 
 PASSWORD = "un-mot-de-passe-long"
 
@@ -42,9 +42,7 @@ def test_wrong_password_or_unknown_email_is_refused_in_french(
 def test_one_time_password_must_be_changed_before_anything_else(
     client: FlaskClient, school: None
 ) -> None:
-    user = make_staff()
-    user.must_change_password = True
-    db.session.commit()
+    make_staff(must_change=True)
     response = sign_in(client)
     assert response.headers["Location"].endswith("/mot-de-passe")  # type: ignore[attr-defined]
     assert client.get("/api/v1/stations").status_code == 403
@@ -61,6 +59,7 @@ def test_one_time_password_must_be_changed_before_anything_else(
 def test_forms_are_protected_against_csrf(database_url: str) -> None:
     app = create_app(TestingConfig(database_url, WTF_CSRF_ENABLED=True))
     with app.app_context():
+        load_school()
         make_staff()
         client = app.test_client()
         assert (

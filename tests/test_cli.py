@@ -6,7 +6,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from app.api.auth import hash_token
+from app.auth.tokens import hash_token
 from app.extensions import db
 from app.models import DeviceToken, StaffUser
 

@@ -6,7 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
-from app.extensions import Base, db
+from app.extensions import db
+from app.models import Base
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# What event_id and station may contain: no control character (C0, DEL, C1), no line or
+# paragraph separator, no lone surrogate. The scan API applies this same pattern.
+PRINTABLE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\ud800-\\udfff]*$"
+
 NULLABLE_STRING = {"type": ["string", "null"]}
 TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 
@@ -25,11 +29,13 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 80,
+                "pattern": PRINTABLE_PATTERN,
                 "description": "Id minted where the scan happened; makes retries safe.",
             },
             "station": {
                 "type": "string",
                 "maxLength": 80,
+                "pattern": PRINTABLE_PATTERN,
                 "description": "Station code; may be omitted when the token is bound to one.",
             },
             "code": {"type": "string", "maxLength": 200, "description": "The text scanned."},
@@ -37,7 +43,8 @@ SCHEMAS: dict[str, Any] = {
             "scanned_at": {
                 "type": "string",
                 "format": "date-time",
-                "description": "Advisory; the server stamps its own time.",
+                "maxLength": 40,
+                "description": ("Advisory, between 1970 and 2999; the server stamps its own time."),
             },
         },
     },
@@ -58,7 +65,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "Station": {
         "type": "object",
-        "required": ["code", "name", "kind", "students", "work_order", "operation", "piece", "run"],
+        "required": [
+            "code",
+            "name",
+            "kind",
+            "students",
+            "work_order",
+            "operation",
+            "piece",
+            "run",
+            "online",
+            "arc_on",
+        ],
         "properties": {
             "code": {"type": "string"},
             "name": {"type": "string"},
@@ -91,10 +109,19 @@ SCHEMAS: dict[str, Any] = {
                     },
                 ]
             },
-            "acting_for": NULLABLE_STRING,
+            "acting_for": {
+                "type": ["string", "null"],
+                "description": "Kiosks: the station the kiosk acts for (null: itself).",
+            },
             "via_kiosk": {"type": "string"},
-            "online": {"type": ["boolean", "null"]},
-            "arc_on": {"type": ["boolean", "null"]},
+            "online": {
+                "type": ["boolean", "null"],
+                "description": "Welding stations: the device said it is online (else null).",
+            },
+            "arc_on": {
+                "type": ["boolean", "null"],
+                "description": "Welding stations: the arc is struck now (else null).",
+            },
         },
     },
     "ScanAccepted": {
@@ -128,7 +155,8 @@ SCHEMAS: dict[str, Any] = {
                         "description": (
                             "unknown_code, bad_format, keyboard_layout, no_student, "
                             "no_work_order, not_allowed, no_operation, no_station, "
-                            "unknown_station, nothing_to_undo, undo_conflict, internal_error"
+                            "unknown_station, too_many_pieces, nothing_to_undo, "
+                            "undo_conflict, internal_error"
                         ),
                     },
                     "message": {"type": "string"},
@@ -160,6 +188,7 @@ SCHEMAS: dict[str, Any] = {
                     "level": {"type": "string", "enum": ["NE", "ABS", "1", "2", "3", "4"]},
                     "assessed_at": TIMESTAMP,
                     "by": {"type": "string"},
+                    "comment": NULLABLE_STRING,
                 },
             },
         ]
@@ -233,6 +262,23 @@ SCHEMAS: dict[str, Any] = {
                         "welds": {"type": "array", "items": _ref("Weld")},
                     },
                 },
+            },
+            "review": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["verdict", "reviewed_at", "by"],
+                        "properties": {
+                            "verdict": {
+                                "type": "string",
+                                "enum": ["conforme", "a_reprendre", "rebut"],
+                            },
+                            "reviewed_at": TIMESTAMP,
+                            "by": {"type": "string"},
+                        },
+                    },
+                ]
             },
             "evidence": {
                 "type": "array",

@@ -12,7 +12,10 @@ Welding stations come first, as wide cards (arc, device, last WPS verdict); busy
 follow; idle ones are one line of names; kiosks are left out, since what is scanned on a
 kiosk shows on the station it acts for.
 
-The page refreshes itself: ``static/board.js`` polls ``/tableau/direct`` every few seconds,
+Each site has its board at ``/tableau/<site>``; ``/`` shows the signed-in staff member's
+site, or the only site, or lets the viewer choose when the database holds several schools.
+
+The page refreshes itself: ``static/board.js`` polls the board's ``…/direct`` every few seconds,
 which answers the same HTML fragment the page was rendered with (one template, no second
 rendering in JavaScript), and swaps in only the parts that changed. Without JavaScript, a
 ``<noscript>`` meta refresh reloads the whole page.
@@ -22,12 +25,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, url_for
 from flask_login import current_user
 
-from app.board.display import fr_number, local_date, local_hhmm, local_when
-from app.board.queries import board_snapshot, workshop_timezone
-from app.extensions import login_manager
+from app.extensions import db, login_manager
+from app.read.board import board_snapshot, workshop_timezone
+from app.read.sites import all_sites, site_by_code
+from app.read.wording import fr_number, local_date, local_hhmm, local_when
 
 bp = Blueprint("board", __name__)
 
@@ -58,16 +62,43 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _render(template: str) -> Response:
+def _site(code: str | None) -> dict[str, Any] | None:
+    """Return the site a board shows: the one named, the staff member's, or the only one."""
+    if code is not None:
+        site = site_by_code(db.session(), code)
+        if site is None:
+            abort(404)
+        return site
+    if _signed_in():
+        return next(s for s in all_sites(db.session()) if s["id"] == current_user.site_id)
+    sites = all_sites(db.session())
+    return sites[0] if len(sites) == 1 else None
+
+
+def _render(template: str, code: str | None) -> Response:
+    site = _site(code)
+    sites = all_sites(db.session()) if site is None else []
+    if site is None and sites and template == "board/_live.html":
+        abort(404)
+    if site is None and sites:
+        html = render_template("board/sites.html", sites=sites)
+        return _no_store(Response(html, mimetype="text/html"))
     zone = workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
-    snapshot = board_snapshot(zone=zone)
+    snapshot = (
+        board_snapshot(db.session(), site["id"], zone=zone)
+        if site is not None
+        else board_snapshot(db.session(), 0, zone=zone)
+    )
+    feed = url_for("board.live", site=code) if code else url_for("board.live")
     html = render_template(
         template,
         board=snapshot,
+        site=site,
+        feed_url=feed,
         hhmm=lambda moment: local_hhmm(moment, zone),
-        when=lambda moment: local_when(moment, snapshot.generated_at, zone),
+        when=lambda moment: local_when(moment, snapshot["generated_at"], zone),
         num=fr_number,
-        today=local_date(snapshot.generated_at, zone),
+        today=local_date(snapshot["generated_at"], zone),
         finished_shown=FINISHED_SHOWN,
         poll_interval_ms=POLL_INTERVAL_MS,
         stale_after_s=STALE_AFTER_S,
@@ -78,17 +109,19 @@ def _render(template: str) -> Response:
 
 
 @bp.get("/")
-def index() -> Any:
+@bp.get("/tableau/<site>")
+def index(site: str | None = None) -> Any:
     """Show the whole workshop on one screen, readable from across the room."""
     if login_required_for_board() and not _signed_in():
         return login_manager.unauthorized()
-    return _render("board/index.html")
+    return _render("board/index.html", site)
 
 
 @bp.get("/tableau/direct")
-def live() -> Any:
+@bp.get("/tableau/<site>/direct")
+def live(site: str | None = None) -> Any:
     """Answer the board's live part alone, for the page to refresh itself with."""
     if login_required_for_board() and not _signed_in():
         # Not a redirect: the page's script must see it and say the session has ended.
         return _no_store(Response("Connexion requise.", status=401, mimetype="text/plain"))
-    return _render("board/_live.html")
+    return _render("board/_live.html", site)

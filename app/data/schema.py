@@ -7,18 +7,29 @@ sees all of them at once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from app.data.yamlfile import LocatedDocument, Path, SchoolFileError
-from app.ingest.codes import (
+from app.data.yamlfile import InvalidDate, LocatedDocument, Path, SchoolFileError, format_path
+from app.ingest.school_spec import (
+    CustomerSpec,
+    FrameworkSpec,
+    OperationTypeSpec,
+    SchoolSpec,
+    StationSpec,
+    StepSpec,
+    StudentSpec,
+    TeacherSpec,
+    WorkOrderSpec,
+    WpsSpec,
+)
+from app.models.production import STATION_KINDS
+from labels.codes import (
     PRINTED_BADGE_PATTERN,
     RFID_BADGE_PATTERN,
     STATION_PATTERN,
     WORK_ORDER_PATTERN,
 )
-from app.models.production import STATION_KINDS
 
 TOP_KEYS = (
     "site",
@@ -42,122 +53,6 @@ WORK_ORDER = WORK_ORDER_PATTERN
 BADGE = re.compile(f"{PRINTED_BADGE_PATTERN.pattern}|{RFID_BADGE_PATTERN.pattern}")
 PROCESS = re.compile(r"\d{2,3}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-@dataclass
-class FrameworkSpec:
-    """A framework as the file gives it."""
-
-    path: Path
-    id: str
-    title: str
-    source: str | None
-    provisional: bool
-    competencies: list[tuple[str, str]]
-
-
-@dataclass
-class StudentSpec:
-    """A student as the file gives it."""
-
-    path: Path
-    id: str
-    name: str
-    framework: str
-    badges: list[str]
-
-
-@dataclass
-class TeacherSpec:
-    """A teacher as the file gives it."""
-
-    path: Path
-    email: str
-    name: str
-    badges: list[str]
-
-
-@dataclass
-class StationSpec:
-    """A station as the file gives it."""
-
-    path: Path
-    code: str
-    name: str
-    kind: str
-    mqtt_device: str | None
-
-
-@dataclass
-class WpsSpec:
-    """A WPS as the file gives it."""
-
-    path: Path
-    id: str
-    process: str
-    position: str | None
-    i_a: tuple[float, float]
-    u_v: tuple[float, float]
-    q_kj_mm: tuple[float, float] | None
-
-
-@dataclass
-class OperationTypeSpec:
-    """An operation type as the file gives it."""
-
-    path: Path
-    id: str
-    name: str
-    process: str | None
-    station_kind: str | None
-    competencies: list[str]
-
-
-@dataclass
-class CustomerSpec:
-    """A customer as the file gives it."""
-
-    path: Path
-    id: str
-    name: str
-
-
-@dataclass
-class StepSpec:
-    """A routing step as the file gives it."""
-
-    path: Path
-    step: int
-    type: str
-    wps: str | None
-
-
-@dataclass
-class WorkOrderSpec:
-    """A work order as the file gives it."""
-
-    path: Path
-    number: str
-    customer: str
-    product: str
-    quantity: int
-    due: date | None
-    operations: list[StepSpec]
-
-
-@dataclass
-class SchoolSpec:
-    """The whole validated file."""
-
-    site: str
-    frameworks: list[FrameworkSpec] = field(default_factory=list)
-    students: list[StudentSpec] = field(default_factory=list)
-    teachers: list[TeacherSpec] = field(default_factory=list)
-    stations: list[StationSpec] = field(default_factory=list)
-    wps: list[WpsSpec] = field(default_factory=list)
-    operation_types: list[OperationTypeSpec] = field(default_factory=list)
-    customers: list[CustomerSpec] = field(default_factory=list)
-    work_orders: list[WorkOrderSpec] = field(default_factory=list)
 
 
 class _Invalid(Exception):
@@ -244,16 +139,22 @@ class Checker:
         return value
 
     def day(self, path: Path, value: Any) -> date | None:
-        """Read an optional date written YYYY-MM-DD."""
+        """Read an optional date written YYYY-MM-DD (a real day of the calendar)."""
         if value is None:
             return None
+        if isinstance(value, InvalidDate):
+            raise self.fail(path, f"« {value.text} » n'est pas une date valide (AAAA-MM-JJ)")
+        if isinstance(value, datetime):
+            raise self.fail(path, "une date AAAA-MM-JJ est attendue, sans heure")
         if isinstance(value, date):
             return value
         if isinstance(value, str):
             try:
-                return date.fromisoformat(value)
+                return date.fromisoformat(value.strip())
             except ValueError:
-                pass
+                raise self.fail(
+                    path, f"« {value} » n'est pas une date valide (AAAA-MM-JJ)"
+                ) from None
         raise self.fail(path, "une date AAAA-MM-JJ est attendue")
 
     def span(self, path: Path, value: Any) -> tuple[float, float]:
@@ -381,7 +282,7 @@ def _students(
     seen: dict[str, Path] = {}
     for path, item in _each(c, ("students",), root.get("students")):
         try:
-            rec = c.record(path, item, ("id", "name", "framework"), ("badges",))
+            rec = c.record(path, item, ("id", "name", "framework"), ("badges", "left_on"))
             sid = c.text(
                 (*path, "id"), rec["id"], IDENT, 40, "un identifiant (lettres, chiffres, -)"
             )
@@ -396,6 +297,7 @@ def _students(
                     c.text((*path, "name"), rec["name"], max_len=80),
                     framework,
                     _badge_list(c, (*path, "badges"), rec.get("badges"), badges),
+                    c.day((*path, "left_on"), rec.get("left_on")),
                 )
             )
         except _Invalid:
@@ -560,7 +462,10 @@ def _work_orders(c: Checker, root: dict[str, Any], spec: SchoolSpec) -> None:
     for path, item in _each(c, ("work_orders",), root.get("work_orders")):
         try:
             rec = c.record(
-                path, item, ("number", "customer", "product", "quantity"), ("due", "operations")
+                path,
+                item,
+                ("number", "customer", "product", "quantity"),
+                ("due", "drawing", "operations"),
             )
             number = c.text(
                 (*path, "number"), rec["number"], WORK_ORDER, 20, "un numéro d'OF (OF-AAAA-NNNN)"
@@ -602,6 +507,9 @@ def _work_orders(c: Checker, root: dict[str, Any], spec: SchoolSpec) -> None:
                     c.integer((*path, "quantity"), rec["quantity"], 1, 100000),
                     c.day((*path, "due"), rec.get("due")),
                     steps,
+                    c.optional_text((*path, "drawing"), rec.get("drawing"), max_len=100),
+                    f"{c.doc.filename}:{c.doc.line((*path, 'operations'))}: "
+                    f"{format_path((*path, 'operations'))}",
                 )
             )
         except _Invalid:

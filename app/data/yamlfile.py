@@ -10,6 +10,31 @@ import yaml
 Path = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class InvalidDate:
+    """A value YAML reads as a date but that is no day of the calendar (``2026-13-45``)."""
+
+    text: str
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, keeping an impossible date as a value the validation reports.
+
+    The safe constructor raises a bare ValueError for ``due: 2026-13-45``, with neither the
+    line nor the field; kept as ``InvalidDate``, it is reported like any other error.
+    """
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[arg-type]
+    except (ValueError, OverflowError):
+        return InvalidDate(str(node.value))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 @dataclass
 class SchoolFileError(Exception):
     """The school data file is invalid; each message names the file, line and field."""
@@ -72,7 +97,7 @@ def load_located(text: str, filename: str) -> LocatedDocument:
     """Parse YAML text; raise SchoolFileError with the line of any syntax error."""
     loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -81,9 +106,8 @@ def load_located(text: str, filename: str) -> LocatedDocument:
         raise SchoolFileError([f"{filename}:{line}: YAML invalide : {exc.problem or exc}"]) from exc
     except yaml.YAMLError as exc:
         raise SchoolFileError([f"{filename}:1: YAML invalide : {exc}"]) from exc
-    except (ValueError, TypeError, OverflowError) as exc:
-        # The safe constructor raises these for values like the date 2026-13-45.
-        raise SchoolFileError([f"{filename}:1: valeur invalide : {exc}"]) from exc
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise SchoolFileError([f"{filename}:1: valeur invalide ({type(exc).__name__})"]) from exc
     finally:
         if loader is not None:
             loader.dispose()

@@ -1,1 +1,23 @@
-"""The ingest core: every input is recorded under its id and applied to the shop."""
+"""The ingest core: every input is an event, recorded under its id and applied in one place.
+
+Boundaries (the HTTP API, the MQTT worker, the CLI, the pages) build an input kind of
+``app.ingest.events`` with its ``Origin`` and call ``record`` (or ``record_batch`` for
+MQTT) inside ``app.db.write_transaction``. Importing this package registers the handler
+of every kind.
+"""
+
+from app.ingest import reviews, scans, school, staff, welds  # noqa: F401  (register handlers)
+from app.ingest.core import HANDLERS, Done, Outcome, Refusal, Scope, record, record_failure
+from app.ingest.welding import BatchResult, record_batch
+
+__all__ = [
+    "HANDLERS",
+    "BatchResult",
+    "Done",
+    "Outcome",
+    "Refusal",
+    "Scope",
+    "record",
+    "record_batch",
+    "record_failure",
+]

@@ -1,6 +1,6 @@
 """The retained ``cfg`` a welding station receives: the WPS limits in force there.
 
-When a run starts, pauses, resumes or ends at a welding station, the scan's transaction
+When a run starts, pauses, resumes or ends at a welding station, the event's transaction
 queues the station's new ``cfg`` in the MQTT outbox; the MQTT worker publishes it
 (retained, QoS 1), so that the station can show the range and beep. An empty retained
 payload clears it when no run is active.
@@ -9,17 +9,86 @@ payload clears it when no run is active.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
-from app.ingest.catalog import Catalog, StationInfo
-from app.ingest.station import load_state
-from app.models import MqttOutbox
-from app.models.types import iso, table_of
+from app.ingest.core import Scope
+from app.models import (
+    WELDING,
+    MqttOutbox,
+    Operation,
+    OperationRun,
+    OperationType,
+    Piece,
+    Site,
+    Station,
+    StationContext,
+    WorkOrder,
+    Wps,
+    iso,
+    operation_code,
+    table_of,
+)
 
 OUTBOX = table_of(MqttOutbox)
+STATIONS = table_of(Station)
+CONTEXTS = table_of(StationContext)
+RUNS = table_of(OperationRun)
+PIECES = table_of(Piece)
+OPERATIONS = table_of(Operation)
+TYPES = table_of(OperationType)
+WORK_ORDERS = table_of(WorkOrder)
+WPS = table_of(Wps)
+SITES = table_of(Site)
+
+_IN_FORCE = (
+    select(
+        STATIONS.c.id,
+        STATIONS.c.mqtt_device,
+        SITES.c.code.label("site"),
+        RUNS.c.status,
+        PIECES.c.code.label("piece"),
+        WORK_ORDERS.c.number,
+        OPERATIONS.c.step,
+        TYPES.c.name,
+        WPS.c.code.label("wps"),
+        WPS.c.process,
+        WPS.c.position,
+        WPS.c.i_min_a,
+        WPS.c.i_max_a,
+        WPS.c.u_min_v,
+        WPS.c.u_max_v,
+        WPS.c.q_min_kj_mm,
+        WPS.c.q_max_kj_mm,
+    )
+    .select_from(
+        STATIONS.join(SITES, SITES.c.id == STATIONS.c.site_id)
+        .outerjoin(
+            CONTEXTS,
+            (CONTEXTS.c.station_id == STATIONS.c.id) & CONTEXTS.c.ended_event_id.is_(None),
+        )
+        .outerjoin(RUNS, RUNS.c.id == CONTEXTS.c.active_run_id)
+        .outerjoin(PIECES, PIECES.c.id == RUNS.c.piece_id)
+        .outerjoin(OPERATIONS, OPERATIONS.c.id == RUNS.c.operation_id)
+        .outerjoin(TYPES, TYPES.c.id == OPERATIONS.c.operation_type_id)
+        .outerjoin(WORK_ORDERS, WORK_ORDERS.c.id == OPERATIONS.c.work_order_id)
+        .outerjoin(WPS, WPS.c.id == OPERATIONS.c.wps_id)
+    )
+    .where(
+        STATIONS.c.id.in_(bindparam("station_ids", expanding=True)),
+        STATIONS.c.kind == WELDING,
+        STATIONS.c.mqtt_device.is_not(None),
+    )
+    .order_by(STATIONS.c.id)
+)
+_LAST_QUEUED = (
+    select(OUTBOX.c.payload)
+    .where(OUTBOX.c.topic == bindparam("topic"))
+    .order_by(OUTBOX.c.id.desc())
+    .limit(1)
+)
 
 
 def cfg_topic(topic_root: str, site: str, device: str) -> str:
@@ -27,77 +96,77 @@ def cfg_topic(topic_root: str, site: str, device: str) -> str:
     return f"{topic_root}/{site}/{device}/cfg"
 
 
-def cfg_content(conn: Connection, catalog: Catalog, station: StationInfo) -> dict[str, Any] | None:
+def _content(row: Any) -> dict[str, Any] | None:
     """Describe the run and WPS in force at a station, or None when no run is active."""
-    state = load_state(conn, station.id, lock=False)
-    run = state.run
-    if run is None:
+    if row.status is None:
         return None
-    operation = catalog.operations[run.operation_id]
-    wps = catalog.wps.get(operation.wps_id) if operation.wps_id else None
+    wps = None
+    if row.wps is not None:
+        q = (
+            [row.q_min_kj_mm, row.q_max_kj_mm]
+            if row.q_min_kj_mm is not None and row.q_max_kj_mm is not None
+            else None
+        )
+        wps = {
+            "id": row.wps,
+            "process": row.process,
+            "position": row.position,
+            "i_a": [row.i_min_a, row.i_max_a],
+            "u_v": [row.u_min_v, row.u_max_v],
+            "q_kj_mm": q,
+        }
     return {
         "run": {
-            "operation": operation.code,
-            "name": operation.name,
-            "piece": run.piece_code,
-            "status": run.status,
+            "operation": operation_code(row.number, row.step),
+            "name": row.name,
+            "piece": row.piece,
+            "status": row.status,
         },
-        "wps": (
-            {
-                "id": wps.code,
-                "process": wps.process,
-                "position": wps.position,
-                "i_a": list(wps.i_a),
-                "u_v": list(wps.u_v),
-                "q_kj_mm": list(wps.q_kj_mm) if wps.q_kj_mm else None,
-            }
-            if wps is not None
-            else None
-        ),
+        "wps": wps,
     }
 
 
-def queue_cfg(
-    conn: Connection, catalog: Catalog, station_ids: set[int], topic_root: str, now: datetime
-) -> None:
+def queue(scope: Scope, station_ids: Iterable[int]) -> None:
     """Queue the new cfg of the welding stations among these, when it changed."""
-    for station_id in sorted(station_ids):
-        station = catalog.stations.get(station_id)
-        if station is None or station.kind != "welding" or not station.mqtt_device:
-            continue
-        topic = cfg_topic(topic_root, catalog.site, station.mqtt_device)
-        content = cfg_content(conn, catalog, station)
-        last = conn.execute(
-            select(OUTBOX.c.payload)
-            .where(OUTBOX.c.topic == topic)
-            .order_by(OUTBOX.c.id.desc())
-            .limit(1)
-        ).scalar()
-        previous = _content_of(last)
-        if last is not None and previous == content:
-            continue
+    ids = sorted(set(station_ids))
+    if not ids:
+        return
+    conn: Connection = scope.conn
+    for row in conn.execute(_IN_FORCE, {"station_ids": ids}):
+        topic = cfg_topic(scope.settings.topic_root, row.site, row.mqtt_device)
+        content = _content(row)
+        last = conn.execute(_LAST_QUEUED, {"topic": topic}).scalar()
         if last is None and content is None:
+            continue
+        if last is not None and _content_of(last) == content:
             continue
         payload = ""
         if content is not None:
             payload = json.dumps(
                 {
                     "v": 1,
-                    "device": station.mqtt_device,
-                    "rev": int(now.timestamp() * 1000),
-                    "ts": iso(now),
+                    "device": row.mqtt_device,
+                    "rev": int(scope.now.timestamp() * 1000),
+                    "ts": iso(scope.now),
                     **content,
                 },
                 ensure_ascii=False,
                 sort_keys=True,
             )
-        conn.execute(
+        scope.write(
             OUTBOX.insert(),
-            {"topic": topic, "payload": payload, "retain": True, "created_at": now},
+            {
+                "site_id": scope.site_id,
+                "topic": topic,
+                "payload": payload,
+                "retain": True,
+                "created_at": scope.now,
+                "sent_at": None,
+            },
         )
 
 
-def _content_of(payload: str | None) -> dict[str, Any] | None:
+def _content_of(payload: str) -> dict[str, Any] | None:
     if not payload:
         return None
     data: dict[str, Any] = json.loads(payload)

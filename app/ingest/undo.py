@@ -1,8 +1,12 @@
-"""Shop writes with their undo log: how to put the shop back as it was (``A-ANNULE``).
+"""``A-ANNULE``: take back what a recorded scan changed, found from the scan itself.
 
-Every change a scan makes goes through ``ShopWriter``, which records the rows it created
-and the fields it changed, with their values before and after. Undoing checks that every
-row is still as the scan left it, so a later change made elsewhere is never overwritten.
+Every row a scan created carries its event id (``event_id``), every row it ended carries it
+too (``ended_event_id``, ``finished_event_id``, ``completed_event_id``). Undoing the scan
+deletes the first and reopens the second, newest dependencies first, inside a savepoint.
+If the shop moved on since — a row the scan created was ended by a later event, or a later
+row depends on one (a participant, evidence, a weld, an assessment: foreign keys), or a row
+it ended cannot be reopened (the student is badged in elsewhere: unique indexes) — nothing
+is changed and ``UndoConflict`` says so.
 """
 
 from __future__ import annotations
@@ -10,180 +14,173 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, update
+from sqlalchemy import and_, bindparam, case, delete, exists, select, true, union, update
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import Base, insert_for
+from app.ingest.core import Scope
+from app.models import (
+    Event,
+    Evidence,
+    OperationRun,
+    Piece,
+    Presence,
+    RunInterval,
+    RunParticipant,
+    StationContext,
+    table_of,
+)
+
+# A row of a Core statement, read by its columns' names.
+Record = Any
+
+EVENTS = table_of(Event)
+CONTEXTS = table_of(StationContext)
+PRESENCES = table_of(Presence)
+PIECES = table_of(Piece)
+RUNS = table_of(OperationRun)
+INTERVALS = table_of(RunInterval)
+PARTICIPANTS = table_of(RunParticipant)
+EVIDENCE = table_of(Evidence)
 
 
 class UndoConflict(Exception):
     """The shop changed since the scan: undoing it would overwrite someone else's work."""
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"$dt": value.isoformat()}
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict) and "$dt" in value:
-        return datetime.fromisoformat(value["$dt"])
-    return value
-
-
-def _encode_map(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _encode(value) for key, value in values.items()}
-
-
-def _decode_map(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _decode(value) for key, value in values.items()}
-
-
-def _where(table: Table, values: dict[str, Any]) -> Any:
-    return and_(
-        *(
-            table.c[key].is_(None) if value is None else table.c[key] == value
-            for key, value in values.items()
-        )
+_UNDONE = EVENTS.alias("undone")
+_LAST_UNDOABLE = (
+    select(EVENTS.c.id, EVENTS.c.code)
+    .where(
+        EVENTS.c.station_id == bindparam("station_id"),
+        EVENTS.c.status == "accepted",
+        EVENTS.c.undoable.is_(true()),
+        EVENTS.c.received_at >= bindparam("cutoff"),
+        EVENTS.c.id != bindparam("event_id"),
+        ~exists().where(_UNDONE.c.undoes_event_id == EVENTS.c.id),
     )
+    .order_by(EVENTS.c.id.desc())
+    .limit(1)
+)
 
 
-_statements: dict[tuple[Any, ...], Any] = {}
+def last_undoable(scope: Scope, station_id: int, cutoff: datetime) -> Record | None:
+    """Return the last scan made at a device that changed something and is not undone."""
+    return scope.conn.execute(
+        _LAST_UNDOABLE,
+        {"station_id": station_id, "cutoff": cutoff, "event_id": scope.event_id},
+    ).first()
 
 
-def _cached(key: tuple[Any, ...], build: Any) -> Any:
-    """Build a statement once per shape: SQLAlchemy then reuses its compiled form."""
-    statement = _statements.get(key)
-    if statement is None:
-        statement = _statements[key] = build()
-    return statement
-
-
-def _nullable_defaults(table: Table) -> dict[str, None]:
-    nulls: dict[str, None] = _cached(
-        ("nulls", table.name),
-        lambda: {
-            column.name: None
-            for column in table.columns
-            if column.nullable and column.default is None and not column.primary_key
-        },
+def _moved_on(scope: Scope, event_id: int) -> str | None:
+    """Say which row the event created was changed by a later event, if one was."""
+    checks = (
+        ("station context", CONTEXTS, CONTEXTS.c.ended_event_id.is_not(None)),
+        ("presence", PRESENCES, PRESENCES.c.ended_at.is_not(None)),
+        ("run interval", INTERVALS, INTERVALS.c.ended_at.is_not(None)),
     )
-    return nulls
+    for what, table, ended in checks:
+        if scope.conn.execute(
+            select(table.c.id).where(table.c.event_id == event_id, ended).limit(1)
+        ).first():
+            return f"a {what} it created was ended since"
+    reviewed = scope.conn.execute(
+        select(PIECES.c.id)
+        .where(PIECES.c.completed_event_id == event_id, PIECES.c.status != "awaiting_review")
+        .limit(1)
+    ).first()
+    if reviewed:
+        return "the piece it completed was reviewed since"
+    return None
 
 
-class ShopWriter:
-    """Write shop rows with Core statements, keeping the log that undoes them."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.ops: list[list[Any]] = []
-        self.dialect = conn.dialect.name
-
-    def insert(self, table: Table, values: dict[str, Any]) -> int:
-        """Insert a row with an ``id`` key and return the id."""
-        # Log the whole row as created (unset nullable columns are NULL), so that undoing
-        # it can check the row was not changed since.
-        values = {**_nullable_defaults(table), **values}
-        statement = _cached(
-            ("insert", table.name, tuple(sorted(values))),
-            lambda: table.insert().returning(table.c.id),
-        )
-        new_id = int(self.conn.execute(statement, values).scalar_one())
-        self.ops.append(["del", table.name, {"id": new_id}, _encode_map(values)])
-        return new_id
-
-    def insert_ignore(
-        self, table: Table, rows: list[dict[str, Any]], key: list[str]
-    ) -> list[dict[str, Any]]:
-        """Insert rows unless their unique key exists; return the rows actually inserted.
-
-        ``INSERT … ON CONFLICT DO NOTHING`` lets the database decide: a replay, or evidence
-        a weld already gave, is left as it is and not logged for undo.
-        """
-        if not rows:
-            return []
-        has_id = "id" in table.c and "id" not in key
-        insert = insert_for(self.dialect)
-        statement = _cached(
-            ("insert_ignore", self.dialect, table.name, tuple(key), tuple(sorted(rows[0]))),
-            lambda: (
-                insert(table)
-                .on_conflict_do_nothing(index_elements=key)
-                .returning(*([table.c.id] if has_id else [table.c[k] for k in key]))
-            ),
-        )
-        created = []
-        for row in rows:
-            returned = self.conn.execute(statement, row).first()
-            if returned is None:
-                continue
-            pk = {"id": returned[0]} if has_id else {k: row[k] for k in key}
-            self.ops.append(["del", table.name, _encode_map(pk), _encode_map(row)])
-            created.append({**row, **pk})
-        return created
-
-    def update(
-        self,
-        table: Table,
-        pk: dict[str, Any],
-        old: dict[str, Any],
-        new: dict[str, Any],
-        unlogged: dict[str, Any] | None = None,
-    ) -> None:
-        """Change the fields of one row that differ from ``old`` and remember how they were.
-
-        ``unlogged`` fields are written in the same statement but not undone (timestamps).
-        """
-        changed = {key: value for key, value in new.items() if old.get(key) != value}
-        written = {**changed, **(unlogged or {})}
-        if not written:
-            return
-        statement = _cached(
-            ("update", table.name, tuple(sorted(pk)), tuple(sorted(written))),
-            lambda: (
-                update(table)
-                .where(*(table.c[k] == bindparam(f"k_{k}") for k in sorted(pk)))
-                .values({k: bindparam(f"v_{k}") for k in sorted(written)})
-            ),
-        )
-        params = {f"k_{k}": v for k, v in pk.items()} | {f"v_{k}": v for k, v in written.items()}
-        result = self.conn.execute(statement, params)
-        if result.rowcount != 1:
-            raise RuntimeError(f"update of {table.name} {pk} matched {result.rowcount} rows")
-        if changed:
-            self.ops.append(
-                [
-                    "set",
-                    table.name,
-                    _encode_map(pk),
-                    _encode_map({key: old.get(key) for key in changed}),
-                    _encode_map(changed),
-                ]
+def undo_event(scope: Scope, event_id: int) -> set[int]:
+    """Revert what a scan changed; return the stations touched. Raise UndoConflict."""
+    reason = _moved_on(scope, event_id)
+    if reason is not None:
+        raise UndoConflict(reason)
+    stations = _stations_touched(scope, event_id)
+    runs = {
+        row.run_id
+        for row in scope.conn.execute(
+            select(INTERVALS.c.run_id).where(
+                (INTERVALS.c.event_id == event_id) | (INTERVALS.c.ended_event_id == event_id)
             )
-
-
-def apply_undo(conn: Connection, ops: list[list[Any]]) -> None:
-    """Reverse a scan's changes, newest first; raise UndoConflict if the shop moved on."""
-    savepoint = conn.begin_nested()
+        )
+    } | {
+        row.id
+        for row in scope.conn.execute(select(RUNS.c.id).where(RUNS.c.finished_event_id == event_id))
+    }
     try:
-        for op in reversed(ops):
-            table = Base.metadata.tables[op[1]]
-            pk = _decode_map(op[2])
-            if op[0] == "del":
-                created = _decode_map(op[3]) if len(op) > 3 else {}
-                result = conn.execute(delete(table).where(_where(table, {**pk, **created})))
-            else:
-                old, new = _decode_map(op[3]), _decode_map(op[4])
-                result = conn.execute(
-                    update(table).where(_where(table, {**pk, **new})).values(**old)
-                )
-            if result.rowcount != 1:
-                raise UndoConflict(f"{op[0]} {op[1]} {op[2]} no longer matches")
-        savepoint.commit()
+        with scope.session.begin_nested():
+            _revert(scope, event_id)
+            if runs:
+                _recompute_run_status(scope, runs)
     except IntegrityError as exc:
-        savepoint.rollback()
         raise UndoConflict(str(exc.orig)) from exc
-    except UndoConflict:
-        savepoint.rollback()
-        raise
+    return stations
+
+
+def _stations_touched(scope: Scope, event_id: int) -> set[int]:
+    query = union(
+        select(CONTEXTS.c.station_id).where(
+            (CONTEXTS.c.event_id == event_id) | (CONTEXTS.c.ended_event_id == event_id)
+        ),
+        select(INTERVALS.c.station_id).where(
+            (INTERVALS.c.event_id == event_id) | (INTERVALS.c.ended_event_id == event_id)
+        ),
+        select(RUNS.c.station_id).where(
+            (RUNS.c.event_id == event_id) | (RUNS.c.finished_event_id == event_id)
+        ),
+    )
+    return {row[0] for row in scope.conn.execute(query)}
+
+
+def _revert(scope: Scope, event_id: int) -> None:
+    """Delete what the event created and reopen what it ended, dependents first."""
+    write = scope.write
+    write(delete(EVIDENCE).where(EVIDENCE.c.event_id == event_id))
+    write(
+        update(PIECES)
+        .where(PIECES.c.completed_event_id == event_id)
+        .values(status="in_progress", completed_at=None, completed_event_id=None)
+    )
+    write(delete(CONTEXTS).where(CONTEXTS.c.event_id == event_id))
+    write(update(CONTEXTS).where(CONTEXTS.c.ended_event_id == event_id).values(ended_event_id=None))
+    write(delete(PARTICIPANTS).where(PARTICIPANTS.c.event_id == event_id))
+    write(delete(INTERVALS).where(INTERVALS.c.event_id == event_id))
+    write(
+        update(INTERVALS)
+        .where(INTERVALS.c.ended_event_id == event_id)
+        .values(ended_at=None, ended_event_id=None)
+    )
+    write(
+        update(RUNS)
+        .where(RUNS.c.finished_event_id == event_id)
+        .values(finished_at=None, finished_event_id=None)
+    )
+    write(delete(RUNS).where(RUNS.c.event_id == event_id))
+    write(delete(PRESENCES).where(PRESENCES.c.event_id == event_id))
+    write(
+        update(PRESENCES)
+        .where(PRESENCES.c.ended_event_id == event_id)
+        .values(ended_at=None, ended_event_id=None)
+    )
+    write(delete(PIECES).where(PIECES.c.event_id == event_id))
+
+
+def _recompute_run_status(scope: Scope, run_ids: set[int]) -> None:
+    """Set each run's status from its rows: finished, running (an open interval), or paused."""
+    open_interval = exists().where(
+        and_(INTERVALS.c.run_id == RUNS.c.id, INTERVALS.c.ended_at.is_(None))
+    )
+    scope.write(
+        update(RUNS)
+        .where(RUNS.c.id.in_(sorted(run_ids)))
+        .values(
+            status=case(
+                (RUNS.c.finished_event_id.is_not(None), "finished"),
+                (open_interval, "running"),
+                else_="paused",
+            )
+        )
+    )

@@ -1,13 +1,24 @@
 """The domain model, one module per domain; importing this package registers every table."""
 
+from app.models.base import Base
 from app.models.curriculum import Competency, Framework
-from app.models.devices import DeviceToken, Setting
-from app.models.events import ASSESSMENT_LEVELS, Assessment, Event, Evidence
-from app.models.people import ROLES, Badge, StaffUser, Student
+from app.models.devices import DeviceToken
+from app.models.events import (
+    ACTOR_KINDS,
+    ASSESSMENT_LEVELS,
+    VERDICTS,
+    Assessment,
+    Event,
+    Evidence,
+    PieceReview,
+)
+from app.models.people import ROLES, Badge, StaffUser, Student, first_name
 from app.models.production import (
+    KIOSK,
     PIECE_STATUSES,
     RUN_STATUSES,
     STATION_KINDS,
+    WELDING,
     Customer,
     Operation,
     OperationRun,
@@ -17,14 +28,19 @@ from app.models.production import (
     RunInterval,
     RunParticipant,
     Station,
-    StationState,
+    StationContext,
     WorkOrder,
     Wps,
+    operation_code,
     operation_type_competencies,
 )
-from app.models.types import UtcDateTime, utcnow
+from app.models.sites import Site
+from app.models.types import UtcDateTime, iso, parse_timestamp, safe_text, table_of, utcnow
 from app.models.welding import (
-    VERDICTS,
+    VERDICTS as WPS_VERDICTS,
+)
+from app.models.welding import (
+    WELD_BOUNDS,
     DeviceBoot,
     DeviceStatus,
     MqttOutbox,
@@ -35,14 +51,20 @@ from app.models.welding import (
 )
 
 __all__ = [
+    "ACTOR_KINDS",
     "ASSESSMENT_LEVELS",
+    "KIOSK",
     "PIECE_STATUSES",
     "ROLES",
     "RUN_STATUSES",
     "STATION_KINDS",
     "VERDICTS",
+    "WELDING",
+    "WELD_BOUNDS",
+    "WPS_VERDICTS",
     "Assessment",
     "Badge",
+    "Base",
     "Competency",
     "Customer",
     "DeviceBoot",
@@ -56,14 +78,15 @@ __all__ = [
     "OperationRun",
     "OperationType",
     "Piece",
+    "PieceReview",
     "Presence",
     "RunInterval",
     "RunParticipant",
     "SeqGap",
-    "Setting",
+    "Site",
     "StaffUser",
     "Station",
-    "StationState",
+    "StationContext",
     "Student",
     "UtcDateTime",
     "Weld",
@@ -71,6 +94,12 @@ __all__ = [
     "WeldStudent",
     "WorkOrder",
     "Wps",
+    "first_name",
+    "iso",
+    "operation_code",
     "operation_type_competencies",
+    "parse_timestamp",
+    "safe_text",
+    "table_of",
     "utcnow",
 ]

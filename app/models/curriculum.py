@@ -5,16 +5,18 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import Base
+from app.models.base import Base
 
 
 class Framework(Base):
-    """A diploma's competency framework, e.g. CAP RICS."""
+    """A diploma's competency framework, e.g. CAP RICS, as a site imported it."""
 
     __tablename__ = "frameworks"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(200))
     source: Mapped[str | None] = mapped_column(String(300))
     provisional: Mapped[bool] = mapped_column(default=False)

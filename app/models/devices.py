@@ -1,4 +1,4 @@
-"""Device tokens (kiosks, reader agents) and site-wide settings."""
+"""Device tokens: the bearer credentials of kiosks, reader agents and integrations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import Base
+from app.models.base import Base
 from app.models.types import UtcDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -16,11 +16,12 @@ if TYPE_CHECKING:
 
 
 class DeviceToken(Base):
-    """A device's bearer token, stored only as its SHA-256 digest."""
+    """A device's bearer token of one site, stored only as its SHA-256 digest."""
 
     __tablename__ = "device_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters, to recognise a token in a list without storing it.
@@ -33,12 +34,3 @@ class DeviceToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     station: Mapped[Station | None] = relationship()
-
-
-class Setting(Base):
-    """A site-wide value such as the site id used in MQTT topics."""
-
-    __tablename__ = "settings"
-
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))

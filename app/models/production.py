@@ -1,4 +1,10 @@
-"""The workshop: stations, operations, customers, work orders, pieces and who did what."""
+"""The workshop: stations, operations, customers, work orders, pieces and who did what.
+
+Shop state is made of rows stamped with the event that created them (``event_id``) and,
+for those that end, the event that ended them (``ended_event_id``, ``finished_event_id``,
+``completed_event_id``). An event's effects are therefore found from the event itself:
+that is how ``A-ANNULE`` undoes a scan, and how the audit log says who changed what.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import Base
+from app.models.base import Base
 from app.models.types import UtcDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -37,6 +43,11 @@ STATION_KINDS = (
     "inspection",
     "other",
 )
+KIOSK = "kiosk"
+WELDING = "welding"
+
+OPEN_CONTEXT = text("ended_event_id IS NULL")
+OPEN_PERIOD = text("ended_at IS NULL")
 
 operation_type_competencies = Table(
     "operation_type_competencies",
@@ -47,47 +58,64 @@ operation_type_competencies = Table(
 
 
 class Station(Base):
-    """A workstation of the workshop, or a kiosk that can act for one."""
+    """A workstation of the workshop, or a kiosk (which may act for another station)."""
 
     __tablename__ = "stations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))
-    mqtt_device: Mapped[str | None] = mapped_column(String(40), unique=True)
-
-    state: Mapped[StationState] = relationship(
-        back_populates="station", uselist=False, foreign_keys="StationState.station_id"
+    __table_args__ = (
+        UniqueConstraint("site_id", "code"),
+        UniqueConstraint("site_id", "mqtt_device"),
     )
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    mqtt_device: Mapped[str | None] = mapped_column(String(40))
 
-class StationState(Base):
-    """What is going on at a station right now: its context, selection and active run."""
 
-    __tablename__ = "station_states"
+class StationContext(Base):
+    """What a station works on, from the event that set it to the one that changed it.
 
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    The open row (``ended_event_id`` NULL, one per station) is the station's context now:
+    the work order, operation and piece selected, the run in progress, and for a kiosk the
+    station it acts for. A station with no row has nothing selected.
+    """
+
+    __tablename__ = "station_contexts"
+    __table_args__ = (
+        Index(
+            "uq_station_contexts_open_station",
+            "station_id",
+            unique=True,
+            sqlite_where=OPEN_CONTEXT,
+            postgresql_where=OPEN_CONTEXT,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
     piece_id: Mapped[int | None] = mapped_column(ForeignKey("pieces.id"))
     active_run_id: Mapped[int | None] = mapped_column(ForeignKey("operation_runs.id"))
     # A kiosk scanning a station label acts for that station until it times out.
     acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
-    last_scan_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The active run was paused because the last student left: the next one resumes it.
     paused_by_exit: Mapped[bool] = mapped_column(default=False)
-
-    station: Mapped[Station] = relationship(back_populates="state", foreign_keys=[station_id])
 
 
 class Customer(Base):
     """A customer who orders products from the school."""
 
     __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(150))
 
 
@@ -95,9 +123,11 @@ class OperationType(Base):
     """A kind of workshop operation (débit, pliage, soudage MAG…) and what it evidences."""
 
     __tablename__ = "operation_types"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(120))
     process: Mapped[str | None] = mapped_column(String(10))
     station_kind: Mapped[str | None] = mapped_column(String(20))
@@ -111,9 +141,11 @@ class Wps(Base):
     """A welding procedure specification (DMOS): the ranges a weld must stay within."""
 
     __tablename__ = "wps"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
     process: Mapped[str] = mapped_column(String(10))
     position: Mapped[str | None] = mapped_column(String(10))
     i_min_a: Mapped[float] = mapped_column(Float)
@@ -128,13 +160,16 @@ class WorkOrder(Base):
     """A work order (OF): a customer's product, a quantity and its routing."""
 
     __tablename__ = "work_orders"
+    __table_args__ = (UniqueConstraint("site_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(20), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     product: Mapped[str] = mapped_column(String(150))
     quantity: Mapped[int] = mapped_column(default=1)
     due_on: Mapped[date | None] = mapped_column(Date)
+    drawing: Mapped[str | None] = mapped_column(String(100))
 
     customer: Mapped[Customer] = relationship()
     operations: Mapped[list[Operation]] = relationship(
@@ -161,7 +196,12 @@ class Operation(Base):
     @property
     def code(self) -> str:
         """Return the code printed on the traveller sheet for this step."""
-        return f"{self.work_order.number}-{self.step:02d}"
+        return operation_code(self.work_order.number, self.step)
+
+
+def operation_code(work_order_number: str, step: int) -> str:
+    """Return the code of a routing step, ``OF-YYYY-NNNN-SS``."""
+    return f"{work_order_number}-{step:02d}"
 
 
 PIECE_STATUSES = ("in_progress", "awaiting_review", "reviewed")
@@ -172,17 +212,25 @@ class Piece(Base):
 
     __tablename__ = "pieces"
     __table_args__ = (
+        UniqueConstraint("site_id", "code"),
         CheckConstraint("status IN ('in_progress', 'awaiting_review', 'reviewed')", name="status"),
         # The board's "finished today" and "awaiting review" panels.
         Index("ix_pieces_status_completed", "status", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="in_progress")
+    # 1, then one more each time a teacher sends the piece back to be reworked: its routing
+    # is made again, in runs of the new round.
+    round: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The scan that created the piece from an unknown label.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
 
     work_order: Mapped[WorkOrder] = relationship()
     runs: Mapped[list[OperationRun]] = relationship(
@@ -194,12 +242,17 @@ RUN_STATUSES = ("running", "paused", "finished")
 
 
 class OperationRun(Base):
-    """An operation of the routing done on one piece at one station by some students."""
+    """An operation of the routing done on one piece at one station by some students.
+
+    ``status`` follows from the run's rows: finished once ``finished_event_id`` is set,
+    running while one of its intervals is open, paused otherwise.
+    """
 
     __tablename__ = "operation_runs"
     __table_args__ = (
-        # An operation is done once per piece: a retry or a second scan cannot double it.
-        UniqueConstraint("piece_id", "operation_id"),
+        # An operation is done once per piece and round: a retry or a second scan cannot
+        # double it.
+        UniqueConstraint("piece_id", "operation_id", "round"),
         CheckConstraint("status IN ('running', 'paused', 'finished')", name="status"),
     )
 
@@ -207,9 +260,12 @@ class OperationRun(Base):
     piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
     operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    round: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(10), default="running")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
 
     piece: Mapped[Piece] = relationship(back_populates="runs")
     operation: Mapped[Operation] = relationship()
@@ -226,17 +282,27 @@ class RunInterval(Base):
     """A period during which a run was being worked on (between start/resume and pause/end)."""
 
     __tablename__ = "run_intervals"
+    __table_args__ = (
+        Index("ix_run_intervals_station_started", "station_id", "started_at"),
+        # A run is worked on in one stretch at a time.
+        Index(
+            "uq_run_intervals_open_run",
+            "run_id",
+            unique=True,
+            sqlite_where=OPEN_PERIOD,
+            postgresql_where=OPEN_PERIOD,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("operation_runs.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
 
     run: Mapped[OperationRun] = relationship(back_populates="intervals")
-
-
-Index("ix_run_intervals_station_started", RunInterval.station_id, RunInterval.started_at)
 
 
 class RunParticipant(Base):
@@ -247,6 +313,7 @@ class RunParticipant(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("operation_runs.id"), primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True)
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
 
     run: Mapped[OperationRun] = relationship(back_populates="participants")
     student: Mapped[Student] = relationship()
@@ -262,8 +329,8 @@ class Presence(Base):
             "uq_presences_open_student",
             "student_id",
             unique=True,
-            sqlite_where=text("ended_at IS NULL"),
-            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=OPEN_PERIOD,
+            postgresql_where=OPEN_PERIOD,
         ),
         Index("ix_presences_station_started", "station_id", "started_at"),
     )
@@ -272,7 +339,9 @@ class Presence(Base):
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
 
     station: Mapped[Station] = relationship()
     student: Mapped[Student] = relationship()

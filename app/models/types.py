@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,15 +22,47 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Instants a device may report: anything outside is hostile input, and some of it cannot
+# even be converted to UTC (9999-12-31T23:59:59-23:59 overflows). A clock left at 1999 is
+# a wrong but real reading: it is kept (``scanned_at`` is advisory).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+MAX_TIMESTAMP_LENGTH = 40
+
+
 def parse_timestamp(value: str) -> datetime:
-    """Read an RFC 3339 timestamp with a time zone, e.g. ``2026-11-26T09:20:11.400Z``."""
+    """Read an RFC 3339 timestamp with a time zone, e.g. ``2026-11-26T09:20:11.400Z``.
+
+    Raise ValueError for anything else, including instants before 1970 or from 3000 on.
+    """
     text = value.strip()
+    if len(text) > MAX_TIMESTAMP_LENGTH or not text.isascii():
+        raise ValueError("not an RFC 3339 timestamp")
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError("timestamp without a time zone")
-    return parsed.astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            raise ValueError("timestamp without a time zone")
+        moment = parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("timestamp out of range (1970-2999)")
+    return moment
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def safe_text(value: str, max_length: int | None = None) -> str:
+    """Return text any database can store: NUL and lone surrogates become U+FFFD.
+
+    JSON lets a client send both (``"\\u0000"``, ``"\\ud800"``); neither SQLite's UTF-8
+    nor PostgreSQL accepts them, and a rejected input must still be recorded.
+    """
+    cleaned = _UNSTORABLE.sub("\ufffd", value)
+    return cleaned if max_length is None else cleaned[:max_length]
 
 
 class UtcDateTime(TypeDecorator[datetime]):

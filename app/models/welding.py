@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import Base
+from app.models.base import Base
 from app.models.types import UtcDateTime
 
 if TYPE_CHECKING:
@@ -25,6 +25,25 @@ if TYPE_CHECKING:
     from app.models.production import OperationRun, Station, Wps
 
 VERDICTS = ("in_range", "out_of_range", "no_wps")
+
+# What a welding station may report, per field: a value outside is a broken sensor or
+# hostile input, refused when the message is decoded (docs/contract.md §6). The bounds
+# keep every derived figure (heat input) finite.
+WELD_BOUNDS: dict[str, tuple[float, float]] = {
+    "arc_s": (0.0, 3600.0),
+    "i_a": (0.0, 1500.0),
+    "u_v": (0.0, 100.0),
+    "wfs_m_min": (0.0, 50.0),
+    "gas_l_min": (0.0, 100.0),
+    "energy_j": (0.0, 1.0e9),
+    "length_mm": (1.0, 100_000.0),
+    "dt_ms": (1.0, 10_000.0),
+}
+
+
+def _bounded(column: str, bounds: str) -> CheckConstraint:
+    low, high = WELD_BOUNDS[bounds]
+    return CheckConstraint(f"{column} >= {low} AND {column} <= {high}", name=column)
 
 
 class DeviceStatus(Base):
@@ -50,6 +69,7 @@ class DeviceBoot(Base):
 
     __tablename__ = "device_boots"
 
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     device: Mapped[str] = mapped_column(String(40), primary_key=True)
     boot_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
@@ -62,7 +82,13 @@ class Weld(Base):
 
     __tablename__ = "welds"
     __table_args__ = (
+        UniqueConstraint("site_id", "weld_key"),
         CheckConstraint("verdict IN ('in_range', 'out_of_range', 'no_wps')", name="verdict"),
+        _bounded("arc_s", "arc_s"),
+        _bounded("i_mean_a", "i_a"),
+        _bounded("u_mean_v", "u_v"),
+        _bounded("energy_j", "energy_j"),
+        _bounded("length_mm", "length_mm"),
         Index("ix_welds_station_started", "station_id", "started_at"),
         Index("ix_welds_unattributed", "run_id", "started_at"),
         # The board's "latest welds" reads the newest across stations.
@@ -70,7 +96,8 @@ class Weld(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    weld_key: Mapped[str] = mapped_column(String(80), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    weld_key: Mapped[str] = mapped_column(String(80))
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     device: Mapped[str] = mapped_column(String(40))
     boot_id: Mapped[str] = mapped_column(String(40))
@@ -99,7 +126,9 @@ class Weld(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("operation_runs.id"))
     attributed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     attributed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The arc_end that reported the weld, and the teacher's assignment when there was one.
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    attributed_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
     station: Mapped[Station] = relationship()
     run: Mapped[OperationRun | None] = relationship()
@@ -124,9 +153,10 @@ class WeldSamples(Base):
     """A batch of 10 Hz samples of a weld (kept for its chart; may come before arc_end)."""
 
     __tablename__ = "weld_samples"
-    __table_args__ = (UniqueConstraint("device", "boot_id", "seq"),)
+    __table_args__ = (UniqueConstraint("site_id", "device", "boot_id", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     weld_key: Mapped[str] = mapped_column(String(80), index=True)
     device: Mapped[str] = mapped_column(String(40))
     boot_id: Mapped[str] = mapped_column(String(40))
@@ -141,9 +171,10 @@ class SeqGap(Base):
     """Sequence numbers a station skipped: messages possibly lost between it and us."""
 
     __tablename__ = "seq_gaps"
-    __table_args__ = (Index("ix_seq_gaps_device_boot", "device", "boot_id"),)
+    __table_args__ = (Index("ix_seq_gaps_device_boot", "site_id", "device", "boot_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     device: Mapped[str] = mapped_column(String(40))
     boot_id: Mapped[str] = mapped_column(String(40))
@@ -162,6 +193,7 @@ class MqttOutbox(Base):
     __tablename__ = "mqtt_outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     topic: Mapped[str] = mapped_column(String(200))
     payload: Mapped[str] = mapped_column(String(4000))
     retain: Mapped[bool] = mapped_column(default=True)

@@ -24,10 +24,10 @@ def post(client: FlaskClient, token: str | None, body: Any, raw: bytes | None = 
     return client.post("/api/v1/scans", json=body, headers=headers)
 
 
-def events(channel: str = "http") -> int:
+def events(kind: str = "scan") -> int:
     return int(
         db.session.execute(
-            select(func.count()).select_from(Event).where(Event.channel == channel)
+            select(func.count()).select_from(Event).where(Event.kind == kind)
         ).scalar_one()
     )
 
@@ -134,8 +134,8 @@ def test_malformed_fields_answer_400_and_are_recorded(
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["error"]["code"] == "bad_request"
     assert response.get_json()["error"]["message"].startswith(("Scan invalide", "Le corps"))
-    assert events("http-bad") == 1
-    assert events("http") == 0
+    assert events("http.bad") == 1
+    assert events("scan") == 0
 
 
 @pytest.mark.parametrize(

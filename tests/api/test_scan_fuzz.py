@@ -19,7 +19,7 @@ from app.models import (
     OperationRun,
     Piece,
     Presence,
-    StationState,
+    StationContext,
     Student,
 )
 from tests.factories import Scanner, make_token
@@ -112,7 +112,9 @@ def check_invariants() -> None:
         .group_by(Presence.student_id)
     ).all()
     assert all(count == 1 for _, count in open_per_student)
-    for state in db.session.execute(select(StationState)).scalars():
+    for state in db.session.execute(
+        select(StationContext).where(StationContext.ended_event_id.is_(None))
+    ).scalars():
         if state.active_run_id is not None:
             run = db.session.get(OperationRun, state.active_run_id)
             assert run is not None and run.status in {"running", "paused"}

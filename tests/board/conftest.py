@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from app.board.queries import BoardSnapshot, StationCard, board_snapshot
-from app.extensions import begin_write, db
-from app.models import (
-    DeviceStatus,
-    OperationRun,
-    Piece,
-    Station,
-    Student,
-    Weld,
-    WeldStudent,
-    utcnow,
-)
-from tests.factories import Scanner, make_token
+from app.boundary import submit, web_origin
+from app.extensions import db
+from app.ingest.events import Actor, Origin, ReviewPiece, Scan
+from app.models import StaffUser, utcnow
+from app.read.board import board_snapshot
+from tests.board.welding import WeldingStation
+from tests.factories import Scanner, make_staff, make_token, next_event_id, site_id
 
 LUCAS = "0A00F1C2D3"  # E2026-001 « Lucas M. », RFID badge
 INES = "B-0002"  # E2026-002 « Inès K. »
 LEA = "B-0003"  # E2026-003 « Léa C. »
 HUGO = "B-0004"  # E2026-004 « Hugo L. »
-
-_weld_numbers = itertools.count(1)
 
 
 @pytest.fixture
@@ -51,93 +42,87 @@ def bender(client: FlaskClient, school: None) -> Scanner:
     return Scanner(client, make_token("ST-PLIEUSE", name="plieuse"))
 
 
-def snapshot(**kwargs: Any) -> BoardSnapshot:
+def attrs(value: Any) -> Any:
+    """Give the board's plain values attribute access (``card.welding.state``), for reading."""
+    if isinstance(value, dict):
+        return SimpleNamespace(**{key: attrs(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(attrs(item) for item in value)
+    return value
+
+
+def snapshot(**kwargs: Any) -> Any:
     """Read the board as a new request would (after what other connections committed)."""
     db.session.commit()
-    return board_snapshot(**kwargs)
+    return attrs(board_snapshot(db.session(), site_id(), **kwargs))
 
 
-def card(board: BoardSnapshot, code: str) -> StationCard:
+def card(board: Any, code: str) -> Any:
     """Return one station's card from a snapshot."""
     matches = [item for item in board.stations if item.code == code]
     assert len(matches) == 1, [item.code for item in board.stations]
     return matches[0]
 
 
-def station_id(code: str) -> int:
-    """Return a station's database id."""
-    db.session.commit()
-    return db.session.execute(select(Station.id).where(Station.code == code)).scalar_one()
+DEVICES = {"ST-SOUD-01": "ws01", "ST-SOUD-02": "ws02"}
+_stations: dict[str, WeldingStation] = {}
+
+
+def welding_station(code: str) -> WeldingStation:
+    """Return the (simulated) device of a welding station of the minimal school."""
+    device = DEVICES[code]
+    station = _stations.get(device)
+    if station is None or station.site != "belfort":
+        station = _stations[device] = WeldingStation(device)
+    return station
 
 
 def set_device(
     code: str, state: str = "online", arc_on: bool = False, arc_started_at: datetime | None = None
 ) -> None:
-    """Write a station device's status with the ORM (the MQTT worker's job in production)."""
-    sid = station_id(code)
-    begin_write()
-    device = db.session.get(DeviceStatus, sid) or DeviceStatus(station_id=sid, device=code.lower())
-    device.state = state
-    device.arc_on = arc_on
-    device.arc_started_at = arc_started_at
-    device.seen_at = utcnow()
-    db.session.add(device)
-    db.session.commit()
+    """Make a station's device say it is online or offline, its arc struck or not.
 
-
-def add_weld(
-    code: str,
-    started_at: datetime,
-    *,
-    verdict: str = "in_range",
-    deviations: list[dict[str, Any]] | None = None,
-    attributed: bool = True,
-    students: Sequence[str] = (),
-    process: str | None = "135",
-    arc_s: float = 12.4,
-    i_mean_a: float = 182.3,
-    u_mean_v: float = 23.9,
-) -> None:
-    """Write a weld with the ORM, as the MQTT worker would have recorded it."""
-    sid = station_id(code)
-    run_id = None
-    if attributed:
-        # Any run will do: the board only tells attributed welds from the others.
-        run_id = db.session.execute(select(OperationRun.id).limit(1)).scalar()
-        assert run_id is not None, "an attributed weld needs a run: start one first"
-    number = next(_weld_numbers)
-    begin_write()
-    weld = Weld(
-        weld_key=f"test-{number:04d}",
-        station_id=sid,
-        device=code.lower(),
-        boot_id="TEST",
-        started_at=started_at,
-        ended_at=started_at + timedelta(seconds=arc_s),
-        received_at=started_at + timedelta(seconds=arc_s + 0.1),
-        arc_s=arc_s,
-        process=process,
-        i_mean_a=i_mean_a,
-        u_mean_v=u_mean_v,
-        verdict=verdict,
-        deviations=deviations,
-        run_id=run_id,
-    )
-    db.session.add(weld)
-    db.session.flush()
-    for student_code in students:
-        student = db.session.execute(
-            select(Student.id).where(Student.code == student_code)
-        ).scalar_one()
-        db.session.add(WeldStudent(weld_id=weld.id, student_id=student))
-    db.session.commit()
+    Through the real path: its birth or Will, and an ``arc_start`` when the arc is on.
+    """
+    station = WeldingStation(DEVICES[code])
+    _stations[DEVICES[code]] = station
+    station.status("online")
+    if arc_on:
+        station.arc_start(arc_started_at or utcnow())
+    if state != "online":
+        station.status(state)
 
 
 def set_completed_at(piece_code: str, moment: datetime) -> None:
-    """Move a finished piece's completion time (to test the local day's boundaries)."""
-    begin_write()
-    db.session.execute(update(Piece).where(Piece.code == piece_code).values(completed_at=moment))
-    db.session.commit()
+    """Make a piece of OF-2026-0002 through its whole routing at a given time (the core's clock)."""
+    for station, codes in (
+        ("ST-PLASMA", [HUGO, "OF-2026-0002-10", piece_code, "A-FIN", HUGO]),
+        ("ST-PLIEUSE", [INES, "OF-2026-0002-20", piece_code, "A-FIN", INES]),
+    ):
+        for offset, code in enumerate(codes):
+            scan_at(station, code, moment - timedelta(seconds=10 - offset))
+
+
+def scan_at(station: str, code: str, moment: datetime) -> dict[str, Any]:
+    """Hand a scan to the core as the scan API does, received at a given time."""
+    origin = Origin(
+        site_id(),
+        "http",
+        next_event_id("at"),
+        Actor("device", "test"),
+        moment,
+        "",
+    )
+    outcome = submit(origin, Scan(code, station, "barcode", None))
+    assert outcome.accepted, outcome.body
+    return outcome.body
+
+
+def review(piece_code: str, verdict: str = "conforme") -> None:
+    """Give a finished piece a teacher's verdict, through the core."""
+    teacher = db.session.execute(select(StaffUser).limit(1)).scalar_one_or_none() or make_staff()
+    outcome = submit(web_origin(teacher), ReviewPiece(piece_code, verdict))
+    assert outcome.accepted, outcome.body
 
 
 def finish_piece(cutter: Scanner, bender: Scanner, piece: str) -> None:

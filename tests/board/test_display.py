@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.board.display import (
+from app.read.board import local_day_bounds, workshop_timezone
+from app.read.wording import (
     MINUS,
     NBSP,
     fr_number,
@@ -19,7 +20,6 @@ from app.board.display import (
     short_name,
     verdict_label,
 )
-from app.board.queries import local_day_bounds, workshop_timezone
 
 PARIS = workshop_timezone()
 

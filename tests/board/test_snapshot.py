@@ -7,29 +7,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select
 
-from app.board.display import NBSP
-from app.board.queries import AWAITING_SHOWN, LATEST_WELDS, board_snapshot, workshop_timezone
-from app.extensions import begin_write, db
-from app.ingest import catalog as catalog_module
-from app.models import Event, Piece, StationState, Student, utcnow
+from app.extensions import db
+from app.models import Event, StationContext, utcnow
+from app.read.board import AWAITING_SHOWN, LATEST_WELDS, board_snapshot, workshop_timezone
+from app.read.wording import NBSP
 from tests.board.conftest import (
     HUGO,
     INES,
     LEA,
     LUCAS,
-    add_weld,
     card,
     finish_piece,
+    review,
     set_completed_at,
     set_device,
     snapshot,
+    welding_station,
 )
 from tests.board.welding import WeldingStation
-from tests.factories import Scanner
+from tests.factories import MINIMAL_SCHOOL, Scanner, load_school, make_token, site_id
 
 PARIS = workshop_timezone()
+
+
+def to_ms(moment: datetime) -> datetime:
+    """Cut an instant to the millisecond, as stations write their timestamps."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 # -- stations --------------------------------------------------------------------------------
@@ -129,12 +134,7 @@ def test_an_untouched_station_is_idle(school: None) -> None:
 def test_full_names_typed_into_the_school_file_are_shortened_on_the_board(
     welder: Scanner,
 ) -> None:
-    begin_write()
-    db.session.execute(
-        update(Student).where(Student.code == "E2026-001").values(name="Lucas Martin-Dubois")
-    )
-    db.session.commit()
-    catalog_module.invalidate()
+    load_school(text=MINIMAL_SCHOOL.read_text("utf-8").replace("Lucas M.", "Lucas Martin-Dubois"))
     welder.ok(LUCAS)
 
     assert card(snapshot(), "ST-SOUD-01").students == ("Lucas M.",)
@@ -150,7 +150,7 @@ def test_a_welding_station_never_heard_from_is_unknown_with_the_arc_off(school: 
 
 
 def test_the_arc_on_shows_with_its_start(school: None) -> None:
-    struck = utcnow() - timedelta(seconds=4)
+    struck = to_ms(utcnow() - timedelta(seconds=4))  # stations send milliseconds
     set_device("ST-SOUD-01", "online", arc_on=True, arc_started_at=struck)
     set_device("ST-SOUD-02", "online", arc_on=False)
 
@@ -174,15 +174,12 @@ def test_each_welding_station_shows_the_verdict_of_its_own_last_weld(welder: Sca
     welder.ok(LUCAS)
     welder.ok("OF-2026-0001-20")
     welder.ok("P-2026-000001")
-    now = utcnow()
-    add_weld("ST-SOUD-01", now - timedelta(minutes=5), verdict="in_range")
-    add_weld(
-        "ST-SOUD-01",
-        now - timedelta(minutes=1),
-        verdict="out_of_range",
-        deviations=[{"field": "i_a", "value": 212.3, "min": 160, "max": 200, "deviation": 12.3}],
-    )
-    add_weld("ST-SOUD-02", now - timedelta(minutes=3), verdict="no_wps", attributed=False)
+    now = to_ms(utcnow())  # stations send milliseconds
+    mag1 = welding_station("ST-SOUD-01")
+    mag1.weld(now + timedelta(seconds=1), i_mean=182.3)  # in range
+    mag1.weld(now + timedelta(seconds=30), i_mean=212.3)  # 12.3 A above the WPS
+    # Nobody at ST-SOUD-02: its weld has no run, so no WPS to compare with.
+    welding_station("ST-SOUD-02").weld(now - timedelta(minutes=3))
 
     board = snapshot()
     mag1, mag2 = card(board, "ST-SOUD-01").welding, card(board, "ST-SOUD-02").welding
@@ -197,27 +194,24 @@ def test_each_welding_station_shows_the_verdict_of_its_own_last_weld(welder: Sca
 # -- latest welds ---------------------------------------------------------------------------
 
 
-def test_latest_welds_are_the_newest_first_with_who_what_and_verdict(welder: Scanner) -> None:
+def test_latest_welds_are_the_newest_first_with_who_what_and_verdict(
+    client: Any, welder: Scanner
+) -> None:
     welder.ok(LUCAS)
     welder.ok("OF-2026-0001-20")
     welder.ok("P-2026-000001")
-    start = utcnow() - timedelta(hours=1)
+    start = utcnow() + timedelta(seconds=1)
+    mag1, mag2 = welding_station("ST-SOUD-01"), welding_station("ST-SOUD-02")
     for minute in range(LATEST_WELDS + 2):
-        add_weld("ST-SOUD-01", start + timedelta(minutes=minute), arc_s=10 + minute)
-    add_weld(
-        "ST-SOUD-02",
-        start + timedelta(minutes=30),
-        verdict="out_of_range",
-        deviations=[
-            {"field": "u_v", "value": 20.1, "min": 21, "max": 25, "deviation": -0.9},
-        ],
-        attributed=False,
-        students=["E2026-003", "E2026-001"],
-        process="141",
-        arc_s=31.25,
-        i_mean_a=150.0,
-        u_mean_v=20.1,
-    )
+        mag1.weld(start + timedelta(minutes=minute), arc_s=10 + minute)
+    # Nobody at ST-SOUD-02 yet: a TIG weld there waits for a teacher, with no WPS verdict.
+    mag2.weld(start + timedelta(minutes=20), process="141", arc_s=31.25, i_mean=150.0, u_mean=20.1)
+    other = Scanner(client, make_token("ST-SOUD-02"))
+    other.ok(LEA)
+    other.ok(INES)
+    other.ok("OF-2026-0001-20")
+    other.ok("P-2026-000002")
+    mag2.weld(start + timedelta(minutes=30), arc_s=22.5, i_mean=180.0, u_mean=20.1)
 
     welds = snapshot().welds
 
@@ -225,14 +219,17 @@ def test_latest_welds_are_the_newest_first_with_who_what_and_verdict(welder: Sca
     assert [w.started_at for w in welds] == sorted((w.started_at for w in welds), reverse=True)
     newest = welds[0]
     assert newest.station == "Poste MAG 2 (135)"
-    assert newest.students == ("Léa C.", "Lucas M.")
-    assert newest.process == "141 TIG"
-    assert (newest.arc_s, newest.i_mean_a, newest.u_mean_v) == (31.25, 150.0, 20.1)
+    assert newest.students == ("Inès K.", "Léa C.")
+    assert newest.process == "135 MAG"
+    assert (newest.arc_s, newest.i_mean_a, newest.u_mean_v) == (22.5, 180.0, 20.1)
     assert newest.verdict.kind == "out_of_range"
     assert newest.verdict.label == f"Hors DMOS{NBSP}: tension \u22120,9{NBSP}V"
-    assert not newest.attributed
-    assert welds[1].attributed and welds[1].verdict.label == "Dans le DMOS"
-    assert welds[1].arc_s == 10 + LATEST_WELDS + 1
+    assert newest.attributed
+    waiting = welds[1]
+    assert not waiting.attributed and waiting.students == ()
+    assert waiting.process == "141 TIG" and waiting.verdict.label == "Sans DMOS"
+    assert welds[2].attributed and welds[2].verdict.label == "Dans le DMOS"
+    assert welds[2].arc_s == 10 + LATEST_WELDS + 1
 
 
 def test_a_weld_ingested_through_the_core_shows_its_verdict_in_french(welder: Scanner) -> None:
@@ -269,11 +266,7 @@ def test_a_piece_through_its_whole_routing_is_finished_today_and_awaits_review(
     assert board.awaiting_review_count == 1
 
 
-def test_finished_today_follows_the_workshops_local_day(cutter: Scanner, bender: Scanner) -> None:
-    cutter.ok(HUGO)
-    bender.ok(INES)
-    for piece in ("P-2026-000011", "P-2026-000012", "P-2026-000013"):
-        finish_piece(cutter, bender, piece)
+def test_finished_today_follows_the_workshops_local_day(school: None) -> None:
     # 26 November in Paris (UTC+1) runs from 25 November 23:00 UTC to 26 November 23:00 UTC.
     set_completed_at("P-2026-000011", datetime(2026, 11, 25, 22, 59, tzinfo=UTC))
     set_completed_at("P-2026-000012", datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
@@ -291,15 +284,9 @@ def test_finished_today_follows_the_workshops_local_day(cutter: Scanner, bender:
     ]
 
 
-def test_awaiting_review_shows_the_oldest_few_and_counts_them_all(
-    cutter: Scanner, bender: Scanner
-) -> None:
-    cutter.ok(HUGO)
-    bender.ok(INES)
+def test_awaiting_review_shows_the_oldest_few_and_counts_them_all(school: None) -> None:
     codes = [f"P-2026-0000{20 + n}" for n in range(AWAITING_SHOWN + 2)]
-    for code in codes:
-        finish_piece(cutter, bender, code)
-    base = utcnow() - timedelta(hours=3)  # completion order: the reverse of making order
+    base = utcnow() - timedelta(hours=3)  # completion order: the reverse of the codes' order
     for minutes, code in enumerate(reversed(codes)):
         set_completed_at(code, base + timedelta(minutes=minutes))
 
@@ -315,9 +302,7 @@ def test_a_reviewed_piece_still_counts_as_finished_today_but_no_longer_awaits(
     cutter.ok(HUGO)
     bender.ok(INES)
     finish_piece(cutter, bender, "P-2026-000030")
-    begin_write()
-    db.session.execute(update(Piece).where(Piece.code == "P-2026-000030").values(status="reviewed"))
-    db.session.commit()
+    review("P-2026-000030", "conforme")
 
     board = snapshot()
     assert [p.code for p in board.finished_today] == ["P-2026-000030"]
@@ -328,9 +313,8 @@ def test_a_reviewed_piece_still_counts_as_finished_today_but_no_longer_awaits(
 
 
 @pytest.fixture
-def statements(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Record every SQL statement the app's engine runs (catalog kept: no version checks)."""
-    monkeypatch.setattr(catalog_module, "CHECK_INTERVAL_S", 3600.0)
+def statements(app: Any) -> Iterator[list[str]]:
+    """Record every SQL statement the app's engine runs."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -343,10 +327,10 @@ def statements(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]
 
 def _measure(statements: list[str]) -> list[str]:
     db.session.commit()
-    board_snapshot()  # loads the catalog once
+    site = site_id()
     db.session.commit()
     statements.clear()
-    board_snapshot()
+    board_snapshot(db.session(), site)
     return [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
 
 
@@ -356,7 +340,7 @@ def test_the_snapshot_costs_the_same_few_selects_however_busy_the_workshop(
     welder.ok(LUCAS)
     welder.ok("OF-2026-0001-20")
     welder.ok("P-2026-000001")
-    add_weld("ST-SOUD-01", utcnow() - timedelta(minutes=1), students=["E2026-001"])
+    welding_station("ST-SOUD-01").weld(utcnow() + timedelta(seconds=1))
     quiet = _measure(statements)
 
     welder.ok(LEA)
@@ -364,30 +348,27 @@ def test_the_snapshot_costs_the_same_few_selects_however_busy_the_workshop(
     bender.ok(INES)
     finish_piece(cutter, bender, "P-2026-000040")
     finish_piece(cutter, bender, "P-2026-000041")
+    for minute in range(12):
+        code = "ST-SOUD-02" if minute % 2 else "ST-SOUD-01"
+        welding_station(code).weld(utcnow() + timedelta(minutes=minute))
     set_device("ST-SOUD-01", "online", arc_on=True, arc_started_at=utcnow())
     set_device("ST-SOUD-02", "online")
-    for minute in range(12):
-        add_weld(
-            "ST-SOUD-02" if minute % 2 else "ST-SOUD-01",
-            utcnow() - timedelta(minutes=minute),
-            students=["E2026-001", "E2026-003"],
-        )
     busy = _measure(statements)
 
-    assert quiet == busy == ["SELECT"] * 8
+    assert quiet == busy == ["SELECT"] * 6
 
 
 def test_reading_the_board_writes_nothing(school: None, statements: list[str]) -> None:
     db.session.commit()
-    states_before = db.session.execute(select(func.count()).select_from(StationState)).scalar()
+    states_before = db.session.execute(select(func.count()).select_from(StationContext)).scalar()
     events_before = db.session.execute(select(func.count()).select_from(Event)).scalar()
 
-    board_snapshot()
-    board_snapshot()
+    board_snapshot(db.session(), site_id())
+    board_snapshot(db.session(), site_id())
     db.session.commit()
 
     assert not {"INSERT", "UPDATE", "DELETE"} & set(statements)
-    assert db.session.execute(select(func.count()).select_from(StationState)).scalar() == (
+    assert db.session.execute(select(func.count()).select_from(StationContext)).scalar() == (
         states_before
     )
     assert db.session.execute(select(func.count()).select_from(Event)).scalar() == events_before

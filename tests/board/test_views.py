@@ -10,13 +10,10 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
 
-from app.extensions import begin_write, db
-from app.ingest import catalog as catalog_module
-from app.models import Student, WorkOrder, utcnow
-from tests.board.conftest import LEA, LUCAS, add_weld, set_device
-from tests.factories import MINIMAL_SCHOOL, Scanner, make_staff
+from app.models import utcnow
+from tests.board.conftest import LEA, LUCAS, welding_station
+from tests.factories import MINIMAL_SCHOOL, Scanner, load_school, make_staff
 
 LIVE = "/tableau/direct"
 
@@ -28,14 +25,10 @@ def busy(welder: Scanner) -> None:
     welder.ok(LEA)
     welder.ok("OF-2026-0001-20")
     welder.ok("P-2026-000001")
-    set_device("ST-SOUD-01", "online", arc_on=True, arc_started_at=utcnow())
-    add_weld(
-        "ST-SOUD-01",
-        utcnow() - timedelta(minutes=2),
-        verdict="out_of_range",
-        deviations=[{"field": "i_a", "value": 212.3, "min": 160, "max": 200, "deviation": 12.3}],
-        students=["E2026-001", "E2026-003"],
-    )
+    station = welding_station("ST-SOUD-01")
+    station.status("online")
+    station.weld(utcnow() + timedelta(seconds=1), i_mean=212.3)
+    station.arc_start(utcnow() + timedelta(seconds=20))
 
 
 def text_of(html: str) -> str:
@@ -101,12 +94,7 @@ def test_the_live_fragment_is_the_same_board_without_the_page_and_never_cached(
 def test_the_board_shows_no_student_id_badge_email_or_full_name(
     client: FlaskClient, busy: None
 ) -> None:
-    begin_write()
-    db.session.execute(
-        update(Student).where(Student.code == "E2026-001").values(name="Lucas Martinez")
-    )
-    db.session.commit()
-    catalog_module.invalidate()
+    load_school(text=MINIMAL_SCHOOL.read_text("utf-8").replace("Lucas M.", "Lucas Martinez"))
     school = yaml.safe_load(MINIMAL_SCHOOL.read_text(encoding="utf-8"))
     private = [s["id"] for s in school["students"]]
     private += [badge for s in school["students"] for badge in s["badges"]]
@@ -120,14 +108,11 @@ def test_the_board_shows_no_student_id_badge_email_or_full_name(
 
 
 def test_text_from_the_school_file_is_escaped(client: FlaskClient, busy: None) -> None:
-    begin_write()
-    db.session.execute(
-        update(WorkOrder)
-        .where(WorkOrder.number == "OF-2026-0001")
-        .values(product='<img src=x onerror="alert(1)">')
+    load_school(
+        text=MINIMAL_SCHOOL.read_text("utf-8").replace(
+            '"Support soudé"', """'<img src=x onerror="alert(1)">'"""
+        )
     )
-    db.session.commit()
-    catalog_module.invalidate()
 
     for path in ("/", LIVE):
         html = client.get(path).get_data(as_text=True)

@@ -1,9 +1,9 @@
 """Welding stations for the board's tests, through the real ingest path but without a broker.
 
-Each message is built as CONTRACT.md §6 describes it (tests/support/stations.py) and
-handed to the ingest core exactly as the MQTT worker does (``ingest_batch`` in a write
-transaction), so the board reads device status and welds that the real code wrote. The
-broker itself is tested elsewhere.
+Each message is built as docs/contract.md §6 describes it (tests/support/stations.py),
+decoded by the MQTT transport's own decoder and handed to the ingest core exactly as the
+worker does (``record_batch`` in a write transaction), so the board reads device status
+and welds that the real code wrote. The broker itself is tested elsewhere.
 """
 
 from __future__ import annotations
@@ -14,39 +14,36 @@ from typing import Any
 
 from flask import current_app
 
+from app.db import write_transaction
 from app.extensions import db
-from app.ingest import catalog as catalog_module
-from app.ingest.service import run_in_transaction
-from app.ingest.welding import BatchResult, MqttMessage, ingest_batch
-from app.models import utcnow
+from app.ingest.events import Actor, Origin
+from app.ingest.welding import BatchResult, record_batch
+from app.models import Site, utcnow
+from app.mqtt.payloads import decode
 from tests.support.stations import StationMessages
 
 
 class WeldingStation:
     """One station's device: its boot id, its sequence numbers, its welds."""
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, site: str = "belfort") -> None:
         self.device = device
+        self.site = site
         self.messages = StationMessages(device)
         self.boot_id = self.messages.boot_id
 
     def send(self, suffix: str, payload: dict[str, Any]) -> BatchResult:
         """Ingest one message as the worker would, committed; it must be accepted."""
         root = current_app.config["ATELIER_TOPIC_ROOT"]
-        # The test's own session may hold an older read snapshot: end it first.
-        db.session.commit()
-
-        def work(conn: Any) -> BatchResult:
-            catalog = catalog_module.current(conn)
-            message = MqttMessage(
-                topic=f"{root}/{catalog.site}/{self.device}/{suffix}",
-                payload=json.dumps(payload).encode(),
-                received_at=utcnow(),
-                retain=suffix == "status",
-            )
-            return ingest_batch(conn, catalog, [message], root, utcnow())
-
-        result = run_in_transaction(work)
+        site_id = db.session.query(Site.id).filter(Site.code == self.site).scalar()
+        prefix = f"{root}/{self.site}/"
+        message = decode(
+            f"{prefix}{self.device}/{suffix}", json.dumps(payload).encode(), utcnow(), prefix
+        )
+        origin = Origin(site_id, "mqtt", "", Actor("worker", "test"), utcnow(), "")
+        result = write_transaction(
+            lambda session: record_batch(session, origin, [message], utcnow())
+        )
         assert result.rejected == 0, result.rejections
         return result
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,39 +16,73 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from app.data.school import dump_school, export_school, import_school
+from app.boundary import cli_origin, submit
+from app.data.school import dump_school, export_school, read_school_file
 from app.data.yamlfile import SchoolFileError
-from app.extensions import begin_write, db
-from app.models import Badge, Operation, Station, Student, WorkOrder
-from tests.factories import DEMO_SCHOOL, MINIMAL_SCHOOL, Scanner, make_token
+from app.extensions import db
+from app.models import Badge, Operation, Site, Station, Student, WorkOrder
+from tests.factories import DEMO_SCHOOL, MINIMAL_SCHOOL, Scanner, make_token, site_id
 
 MINIMAL = yaml.safe_load(MINIMAL_SCHOOL.read_text(encoding="utf-8"))
 
 
-def run_import(data: dict[str, Any] | str, name: str = "ecole.yaml") -> Any:
-    """Import data (or YAML text) in a transaction; roll back on error like the command."""
+@dataclass
+class Summary:
+    """What an import did, per kind of record, as the core answered."""
+
+    created: Counter[str]
+    updated: Counter[str]
+    removed: Counter[str]
+    unchanged: Counter[str]
+    message: str
+
+    @property
+    def changed(self) -> bool:
+        return bool(sum((self.created + self.updated + self.removed).values()))
+
+    def line(self) -> str:
+        return self.message
+
+
+class Refused(Exception):
+    """The core refused the import (nothing changed)."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(messages)
+        self.messages = messages
+
+
+def run_import(data: dict[str, Any] | str, name: str = "ecole.yaml") -> Summary:
+    """Import data (or YAML text) as the command does: read, validate, hand to the core."""
     text = (
         data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     )
-    begin_write()
-    try:
-        summary = import_school(text, name)
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return summary
+    event = read_school_file(text, name)
+    existing = db.session.execute(select(Site.id).where(Site.code == event.spec.site)).scalar()
+    outcome = submit(cli_origin(existing), event)
+    if not outcome.accepted:
+        raise Refused(list(outcome.body.get("errors") or [outcome.body["error"]["message"]]))
+    body = outcome.body
+    return Summary(
+        Counter(body["created"]),
+        Counter(body["updated"]),
+        Counter(body["removed"]),
+        Counter(body["unchanged"]),
+        body["message"],
+    )
 
 
 def import_errors(data: dict[str, Any] | str) -> list[str]:
-    with pytest.raises(SchoolFileError) as info:
+    with pytest.raises((SchoolFileError, Refused)) as info:
         run_import(data)
-    return info.value.messages
+    error = info.value
+    assert isinstance(error, SchoolFileError | Refused)
+    return list(error.messages)
 
 
 def snapshot() -> str:
     db.session.commit()  # end the read snapshot: scans commit on their own connection
-    return dump_school(export_school())
+    return dump_school(export_school(db.session(), site_id()))
 
 
 def test_demo_school_imports_and_a_second_import_changes_nothing(app: Flask) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.ingest.codes import Action, CodeError, CodeKind, ParsedCode, parse_code
+from labels.codes import Action, CodeError, CodeKind, ParsedCode, parse_code
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event, Evidence, OperationRun, Presence
-from tests.factories import make_token
+from tests.factories import MINIMAL_SCHOOL, load_school, make_token
 from tests.support.server import GunicornServer
 
 
@@ -43,7 +43,8 @@ def test_same_event_id_posted_concurrently_has_one_effect(
     assert statuses == [200] * 15 + [201], [r.text for r in responses]
     assert all(r.json()["message"].startswith("Bonjour Lucas") for r in responses)
     db.session.commit()  # end the read snapshot: scans commit on their own connection
-    assert db.session.execute(select(func.count()).select_from(Event)).scalar_one() == 1
+    scans = select(func.count()).select_from(Event).where(Event.kind == "scan")
+    assert db.session.execute(scans).scalar_one() == 1
     # Applied twice, the badge would have toggled Lucas back out.
     assert db.session.execute(select(func.count()).select_from(Presence)).scalar_one() == 1
 
@@ -89,6 +90,8 @@ def run_station_day(url: str, token: str, prefix: str, badge: str, pieces: list[
 def test_two_stations_scanning_at_once_do_not_interfere(
     live_server: GunicornServer, school: None
 ) -> None:
+    # 30 pieces of one order: more than the minimal school's 4 (and its margin) allow.
+    load_school(text=MINIMAL_SCHOOL.read_text("utf-8").replace("quantity: 4", "quantity: 40"))
     tokens = [make_token("ST-SOUD-01"), make_token("ST-SOUD-02")]
     pieces = [[f"P-2026-{n:06d}" for n in range(start, start + 15)] for start in (1, 101)]
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -13,14 +13,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.cli import mosquitto_acl
 from app.extensions import db
-from app.ingest.mqtt import BrokerAddress, IngestWorker
+from app.mqtt.worker import BrokerAddress, IngestWorker
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.stations import ScriptedStation
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = ROOT / "deploy" / "mosquitto" / "atelier.conf"
-SHIPPED_ACL = ROOT / "deploy" / "mosquitto" / "atelier.acl"
 PASSWORDS = {"atelier-ingest": "ingest-secret", "ws01": "ws01-secret", "ws02": "ws02-secret"}
 
 
@@ -31,7 +31,8 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
         SHIPPED_CONFIG.read_text(encoding="utf-8"),
         workdir=tmp_path / "broker",
         users=PASSWORDS,
-        acl_text=SHIPPED_ACL.read_text(encoding="utf-8"),
+        # What `flask --app app mqtt acl` writes for the minimal school.
+        acl_text=mosquitto_acl("atelier/v1", "atelier-ingest", [("belfort", ["ws01", "ws02"])]),
     ) as running:
         yield running
         running.assert_log_clean()
@@ -51,6 +52,7 @@ class RunningWorker:
             app,
             BrokerAddress.parse(worker_url(broker)),
             "atelier/v1",
+            "belfort",
             client_id=f"atelier-ingest-test-{uuid.uuid4().hex[:6]}",
             protocol=protocol,
         )

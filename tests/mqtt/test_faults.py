@@ -65,7 +65,7 @@ def assert_exactly_once(keys: list[str]) -> None:
     arc_ends = db.session.execute(
         select(func.count())
         .select_from(Event)
-        .where(Event.channel == "mqtt", Event.kind == "arc_end")
+        .where(Event.channel == "mqtt", Event.kind == "mqtt.arc_end")
     ).scalar_one()
     assert arc_ends == len(keys)
     assert count(SeqGap) == 0

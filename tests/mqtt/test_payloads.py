@@ -13,17 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.extensions import db
-from app.ingest.catalog import WpsInfo
-from app.ingest.welding import (
-    ArcEndMsg,
-    BadMessage,
-    SamplesMsg,
-    StatusMsg,
-    heat_input,
-    parse_message,
-    wps_verdict,
-)
-from app.models import Event, Weld
+from app.ingest.events import ArcEnd, Samples, StationStatus
+from app.ingest.welds import heat_input, wps_verdict
+from app.models import Event, Weld, Wps
+from app.mqtt.payloads import BadMessage, parse_message
 from tests.mqtt.conftest import RunningWorker, wait_until
 from tests.support.stations import ScriptedStation
 
@@ -49,7 +42,7 @@ VALID_ARC_END = {
 
 def test_the_contract_examples_parse() -> None:
     end = parse_message("arc", "ws03", json.dumps(VALID_ARC_END).encode())
-    assert isinstance(end, ArcEndMsg)
+    assert isinstance(end, ArcEnd)
     assert (end.seq, end.weld_id, end.i_mean, end.u_mean, end.length_mm) == (
         55,
         "ws03-7Q2M-0012",
@@ -74,13 +67,13 @@ def test_the_contract_examples_parse() -> None:
             }
         ).encode(),
     )
-    assert isinstance(samples, SamplesMsg) and samples.i_a == [181.2, 183.0]
+    assert isinstance(samples, Samples) and samples.i_a == (181.2, 183.0)
     status = parse_message(
         "status",
         "ws03",
         b'{"v":1,"state":"online","device":"ws03","boot_id":"7Q2M","fw":"1.2","ts":"2026-11-26T09:00:00Z"}',
     )
-    assert isinstance(status, StatusMsg) and status.state == "online"
+    assert isinstance(status, StationStatus) and status.state == "online"
 
 
 @pytest.mark.parametrize(
@@ -139,7 +132,17 @@ def test_any_edit_of_a_valid_payload_parses_or_is_refused(kind: str, edits: dict
         parse_message(kind, "ws03", payload)
 
 
-WPS = WpsInfo(1, "WPS-135-PB", "135", "PB", (160.0, 200.0), (21.0, 25.0), (0.5, 1.2))
+WPS = Wps(
+    code="WPS-135-PB",
+    process="135",
+    position="PB",
+    i_min_a=160.0,
+    i_max_a=200.0,
+    u_min_v=21.0,
+    u_max_v=25.0,
+    q_min_kj_mm=0.5,
+    q_max_kj_mm=1.2,
+)
 
 
 def test_heat_input_follows_en_1011_1() -> None:

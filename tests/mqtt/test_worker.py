@@ -17,10 +17,9 @@ from flask.testing import FlaskClient
 from paho.mqtt.enums import MQTTProtocolVersion
 from sqlalchemy import select
 
+from app.boundary import submit, web_origin
 from app.extensions import db
-from app.ingest import catalog as catalog_module
-from app.ingest.mqtt import BrokerAddress, IngestWorker
-from app.ingest.welding import AssignmentError, assign_weld
+from app.ingest.events import AssignWeld
 from app.models import (
     DeviceStatus,
     Event,
@@ -31,10 +30,10 @@ from app.models import (
     Student,
     Weld,
     WeldSamples,
-    utcnow,
 )
+from app.mqtt.worker import BrokerAddress, IngestWorker
 from tests.api.test_read_api import validate
-from tests.factories import Scanner, make_token
+from tests.factories import Scanner, make_staff, make_token
 from tests.mqtt.conftest import PASSWORDS, RunningWorker, count, wait_until
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder
 from tests.support.services import free_port, require, wait_for_port
@@ -127,7 +126,7 @@ def test_redelivered_arc_end_and_reused_weld_id_make_one_weld(
     marker = ws01.weld()
     wait_until(lambda: weld(marker), what="the marker weld")
     assert count(Weld) == 2
-    assert count(Event, Event.channel == "mqtt", Event.kind == "arc_end") == 3
+    assert count(Event, Event.channel == "mqtt", Event.kind == "mqtt.arc_end") == 3
     assert evidence_codes("E2026-001") == ["cap-rics:C4"]
 
 
@@ -142,28 +141,11 @@ def test_weld_with_nobody_badged_in_is_unattributed_until_a_teacher_assigns_it(
     reader = {"Authorization": f"Bearer {make_token(read=True)}"}
     start_run(client, LUCAS)
     run = db.session.execute(select(OperationRun)).scalar_one()
-    lucas = db.session.execute(select(Student).where(Student.code == "E2026-001")).scalar_one()
-    with db.engine.begin() as conn:
-        catalog = catalog_module.current(conn)
-        assign_weld(
-            conn,
-            catalog,
-            weld_key=weld_id,
-            run_id=run.id,
-            student_ids=[lucas.id],
-            user_id=None,
-            now=utcnow(),
-        )
-        with pytest.raises(AssignmentError):
-            assign_weld(
-                conn,
-                catalog,
-                weld_key=weld_id,
-                run_id=run.id,
-                student_ids=[lucas.id],
-                user_id=None,
-                now=utcnow(),
-            )
+    teacher = make_staff()
+    assignment = AssignWeld(weld_id, "P-2026-000001", 20, ("E2026-001",))
+    assert submit(web_origin(teacher), assignment).accepted
+    again = submit(web_origin(teacher), assignment)
+    assert again.body["error"]["code"] == "already_attributed"
     db.session.commit()
     assigned = weld(weld_id)
     assert assigned is not None and assigned.run_id == run.id
@@ -256,7 +238,14 @@ def test_cfg_is_published_when_a_run_starts_and_cleared_when_it_ends(
         scanner = start_run(client, LUCAS)
         messages = recorder.wait_count(1, "/cfg", timeout_s=15)
         cfg = messages[0].json()
-        assert messages[0].retain is False or messages[0].retain is True
+        # Delivered live, the message carries no retain flag (MQTT 3.1.1 §3.3.1.3)...
+        assert messages[0].retain is False
+        # ... but the broker kept it: a station that connects now gets it, flagged retained.
+        with MqttRecorder(
+            broker.url, ["atelier/v1/belfort/ws01/cfg"], username="ws01", password=PASSWORDS["ws01"]
+        ) as reconnecting:
+            kept = reconnecting.wait_count(1, "/cfg", timeout_s=15)
+            assert kept[0].retain is True and kept[0].json() == cfg
         assert cfg["device"] == "ws01"
         assert cfg["run"] == {
             "operation": "OF-2026-0001-20",
@@ -369,7 +358,7 @@ def test_bad_payloads_are_recorded_as_rejected_and_the_worker_carries_on(
     )
     assert len(rejected) == 1
     assert reason in (rejected[0].reason or "")
-    assert rejected[0].payload == payload.decode()
+    assert rejected[0].raw == payload.decode()
     assert worker.thread.is_alive()
 
 
@@ -423,6 +412,7 @@ def test_worker_falls_back_to_mqtt_311_on_a_broker_without_mqtt_5(
             app,
             BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"),
             "atelier/v1",
+            "belfort",
             client_id="ing-amqtt",
         )
         stop = threading.Event()

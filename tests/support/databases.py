@@ -17,7 +17,8 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.config import TestingConfig
-from app.extensions import Base, db
+from app.extensions import db
+from app.models import Base
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

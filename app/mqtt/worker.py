@@ -1,9 +1,10 @@
 """The MQTT ingest worker (``flask --app app ingest mqtt``): the welding stations' adapter.
 
 One process per site, never inside gunicorn. The paho network thread only queues what
-arrives (never blocking it); the main thread takes the messages in batches, records and
-applies each batch through the ingest core in one transaction, and acknowledges the
-messages to the broker only once that transaction is durable (``manual_ack``). With a
+arrives (never blocking it); the main thread takes the messages in batches, decodes them
+into the core's frozen dataclasses (``app.mqtt.payloads``), records and applies each batch
+through the ingest core in one write transaction, and acknowledges the messages to the
+broker only once that transaction is durable (``manual_ack``). With a
 persistent session (fixed client id, ``clean_start=False``, session expiry; or
 ``clean_session=False`` on MQTT 3.1.1), a worker killed at any instant loses nothing: the
 broker sends again whatever was not acknowledged, and the core's unique ids make the
@@ -13,13 +14,12 @@ scans queued in the outbox.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
 import time
 from dataclasses import dataclass
-from functools import partial
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -28,14 +28,15 @@ from flask import Flask
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import Connection, select, update
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from app.db import DatabaseBusy, write_transaction
 from app.extensions import db
-from app.ingest import catalog as catalog_module
-from app.ingest.service import IngestUnavailable, run_in_transaction
-from app.ingest.welding import BatchResult, MqttMessage, ingest_batch
-from app.models import Event, MqttOutbox, utcnow
-from app.models.types import table_of
+from app.ingest.events import Actor, Origin, StationMessage
+from app.ingest.welding import BatchResult, record_batch, record_unapplied
+from app.models import MqttOutbox, Site, table_of, utcnow
+from app.mqtt.payloads import decode
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,14 @@ class BrokerAddress:
         )
 
 
-@dataclass
-class _Received:
-    message: MqttMessage
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A message as paho delivered it: topic, raw payload, when, and how to acknowledge it."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    retain: bool
     mid: int
     qos: int
     epoch: int
@@ -104,6 +110,7 @@ class IngestWorker:
         app: Flask,
         broker: BrokerAddress,
         topic_root: str,
+        site: str,
         *,
         client_id: str | None = None,
         protocol: str = "auto",
@@ -115,9 +122,10 @@ class IngestWorker:
         self.client_id = client_id
         self.protocol = protocol
         self.batch_max = batch_max
-        self.inbox: queue.Queue[_Received] = queue.Queue()
+        self.inbox: queue.Queue[ReceivedMessage] = queue.Queue()
         self.client: mqtt.Client | None = None
-        self.site = ""
+        self.site = site
+        self.site_id = 0
         # Incremented at each connection: a message is acknowledged only on the
         # connection it came on (after a reconnect its packet id may name another one).
         self.epoch = 0
@@ -181,8 +189,11 @@ class IngestWorker:
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.inbox.put(
-            _Received(
-                MqttMessage(msg.topic, bytes(msg.payload), utcnow(), bool(msg.retain)),
+            ReceivedMessage(
+                msg.topic,
+                bytes(msg.payload),
+                utcnow(),
+                bool(msg.retain),
                 msg.mid,
                 msg.qos,
                 self.epoch,
@@ -283,7 +294,11 @@ class IngestWorker:
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set: connect, ingest, acknowledge, publish cfg."""
         with self.app.app_context():
-            self.site = catalog_module.current().site
+            site_id = db.session.execute(select(Site.id).where(Site.code == self.site)).scalar()
+            db.session.remove()
+        if site_id is None:
+            raise ConfigurationError(f"Site inconnu : {self.site}")
+        self.site_id = site_id
         client = self._connect(stop)
         if client is None:
             return
@@ -309,7 +324,7 @@ class IngestWorker:
             client.disconnect()
             client.loop_stop()
 
-    def _take_batch(self) -> list[_Received]:
+    def _take_batch(self) -> list[ReceivedMessage]:
         try:
             first = self.inbox.get(timeout=0.2)
         except queue.Empty:
@@ -322,16 +337,20 @@ class IngestWorker:
                 break
         return batch
 
-    def _ingest(self, batch: list[_Received], stop: threading.Event) -> None:
+    def _ingest(self, batch: list[ReceivedMessage], stop: threading.Event) -> None:
         """Commit a batch (retrying while the database is down), then acknowledge it."""
-        messages = [received.message for received in batch]
+        prefix = f"{self.topic_root}/{self.site}/"
+        messages = [
+            decode(received.topic, received.payload, received.received_at, prefix)
+            for received in batch
+        ]
         delay = 0.5
         while True:
             try:
                 with self.app.app_context():
                     result = self._commit(messages)
                 break
-            except IngestUnavailable as exc:
+            except DatabaseBusy as exc:
                 if stop.is_set():
                     logger.warning(
                         "stopping with %d messages not committed: not acknowledged", len(batch)
@@ -348,36 +367,43 @@ class IngestWorker:
         self._add(result)
         self._ack(batch)
 
-    def _commit(self, messages: list[MqttMessage]) -> BatchResult:
-        def work(conn: Connection) -> BatchResult:
-            catalog = catalog_module.current(conn)
-            return ingest_batch(conn, catalog, messages, self.topic_root, utcnow())
+    def _origin(self) -> Origin:
+        # The batch's messages each carry their own id (device, boot, seq) and digest.
+        return Origin(
+            site_id=self.site_id,
+            channel="mqtt",
+            key="",
+            actor=Actor("worker", self.client_id),
+            received_at=utcnow(),
+            body_sha256="",
+        )
 
-        return run_in_transaction(work)
+    def _commit(self, messages: list[StationMessage]) -> BatchResult:
+        origin = self._origin()
+        return write_transaction(lambda session: record_batch(session, origin, messages, utcnow()))
 
-    def _commit_one_by_one(self, messages: list[MqttMessage]) -> BatchResult:
+    def _commit_one_by_one(self, messages: list[StationMessage]) -> BatchResult:
         total = BatchResult()
         for message in messages:
             try:
                 result = self._commit([message])
-            except IngestUnavailable:
+            except DatabaseBusy:
                 raise
             except Exception as exc:  # a bug must not stop the worker: record and go on
                 logger.exception("message on %s could not be applied", message.topic)
-                result = run_in_transaction(partial(_record_failure, message=message, exc=exc))
-            total.received += result.received
-            total.duplicates += result.duplicates
-            total.rejected += result.rejected
-            total.welds += result.welds
-            total.attributed += result.attributed
-            total.gaps += result.gaps
+                result = self._record_unapplied(message, exc)
+            total.add(result)
         return total
 
-    def _add(self, result: BatchResult) -> None:
-        for name in ("received", "duplicates", "rejected", "welds", "attributed", "gaps"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(result, name))
+    def _record_unapplied(self, message: StationMessage, error: Exception) -> BatchResult:
+        origin = self._origin()
+        return write_transaction(lambda session: record_unapplied(session, origin, message, error))
 
-    def _ack(self, batch: list[_Received]) -> None:
+    def _add(self, result: BatchResult) -> None:
+        self.totals.add(result)
+        del self.totals.rejections[:-100]
+
+    def _ack(self, batch: list[ReceivedMessage]) -> None:
         client = self.client
         assert client is not None
         with self.epoch_lock:
@@ -394,13 +420,12 @@ class IngestWorker:
         if client is None or not self.connected.is_set():
             return
         with self.app.app_context():
-            with db.engine.connect() as conn:
-                pending = conn.execute(
-                    select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload, OUTBOX.c.retain)
-                    .where(OUTBOX.c.sent_at.is_(None))
-                    .order_by(OUTBOX.c.id)
-                    .limit(100)
-                ).all()
+            pending = db.session.execute(
+                select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload, OUTBOX.c.retain)
+                .where(OUTBOX.c.site_id == self.site_id, OUTBOX.c.sent_at.is_(None))
+                .order_by(OUTBOX.c.id)
+                .limit(100)
+            ).all()
             sent = []
             for row in pending:
                 info = client.publish(
@@ -422,30 +447,8 @@ class IngestWorker:
             if sent:
                 now = utcnow()
 
-                def mark_sent(conn: Connection) -> None:
-                    conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(sent)).values(sent_at=now))
+                def mark_sent(session: Session) -> None:
+                    session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(sent)).values(sent_at=now))
 
-                run_in_transaction(mark_sent)
-
-
-def _record_failure(conn: Connection, *, message: MqttMessage, exc: Exception) -> BatchResult:
-    """Record a message the core could not apply as rejected, so the worker goes on."""
-    events = table_of(Event)
-    digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).hexdigest()
-    conn.execute(
-        events.insert(),
-        {
-            "channel": "mqtt",
-            "key": f"failed/{digest[:40]}/{time.time_ns()}",
-            "received_at": message.received_at,
-            "body_sha256": hashlib.sha256(message.payload).hexdigest(),
-            "status": "rejected",
-            "kind": "unknown",
-            "error_code": "internal_error",
-            "reason": f"unexpected error: {type(exc).__name__}: {exc}"[:400],
-            "code": message.topic[:200],
-            "source": "mqtt",
-            "payload": message.payload[:2000].decode("utf-8", "replace").replace("\x00", "\ufffd"),
-        },
-    )
-    return BatchResult(received=1, rejected=1)
+                write_transaction(mark_sent)
+            db.session.remove()

@@ -1,5 +1,6 @@
-"""Parsers of the codes printed on labels and badges (CONTRACT.md section 3).
+"""The grammar of the codes printed on labels and badges (docs/contract.md section 3).
 
+Pure functions shared by the ingest core, the school file's validation and label printing.
 Each parser is a pure function that returns ``None`` when a code is not of its kind, so
 that the registry can try them in turn; a code no parser claims is unknown. Before any
 parser runs, the text is checked for the tell-tale characters of a scanner typing through
@@ -171,6 +172,10 @@ def parse_code(raw: str) -> ParsedCode | CodeError:
             MSG_LAYOUT,
             f"keyboard layout mismatch: {text!r} looks like {guess!r}",
         )
+    # Only ASCII may be upper-cased: str.upper() maps some letters outside the alphabet onto
+    # it (the long s "ſ" becomes "S"), and a code read that way would be misread, not refused.
+    if not text.isascii():
+        return CodeError("bad_format", MSG_BAD_FORMAT, f"characters outside [A-Z0-9-]: {text!r}")
     # A caps-lock or lowercase scanner setting changes nothing we could misread.
     text = text.upper()
     if not ALPHABET.fullmatch(text):

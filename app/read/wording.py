@@ -1,4 +1,4 @@
-"""How the workshop board words things: short names, processes, WPS verdicts, French numbers.
+"""How Atelier words things for people: short names, processes, WPS verdicts, French numbers.
 
 Pure functions, so that the wording is tested without a database or a browser.
 """

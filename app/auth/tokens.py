@@ -1,0 +1,115 @@
+"""Device tokens: hashing, and the bearer authentication of API requests.
+
+A token has 256 random bits, so its SHA-256 is all that is stored. Looking one up reads the
+database (cached for ``CACHE_TTL_S``: a revoked token may keep working that long in a
+process that cached it) and writes nothing: the time it was last used is stamped by the
+request's own write (``stamp_used``), through the one write path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from flask import request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models import DeviceToken, utcnow
+
+TOKEN_PREFIX = "atl_"  # noqa: S105  (a marker, not a secret)
+CACHE_TTL_S = 30.0
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_TOKEN_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """Who is calling the API with a bearer token, and what they may do."""
+
+    token_id: int
+    name: str
+    site_id: int
+    station_id: int | None
+    can_scan: bool
+    can_read: bool
+    last_used_at: datetime | None
+
+    def needs_stamp(self, now: datetime) -> bool:
+        """Tell whether the token's last use is older than the stamp's resolution."""
+        return self.last_used_at is None or now - self.last_used_at > LAST_USED_RESOLUTION
+
+
+_cache: dict[str, tuple[float, DeviceIdentity | None]] = {}
+_cache_lock = threading.Lock()
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 digest under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def new_token() -> str:
+    """Return a new random token (shown once to whoever creates it)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def clear_cache() -> None:
+    """Forget cached token lookups (after a revocation, and between tests)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _lookup(digest: str) -> DeviceIdentity | None:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    row = db.session.execute(
+        select(DeviceToken).where(
+            DeviceToken.token_sha256 == digest, DeviceToken.revoked_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    identity = None
+    if row is not None:
+        identity = DeviceIdentity(
+            row.id,
+            row.name,
+            row.site_id,
+            row.station_id,
+            row.can_scan,
+            row.can_read,
+            row.last_used_at,
+        )
+    with _cache_lock:
+        _cache[digest] = (now + CACHE_TTL_S, identity)
+    return identity
+
+
+def device_from_request() -> DeviceIdentity | None:
+    """Return the device identity of the request's bearer token, if it is valid."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return _lookup(hash_token(token))
+
+
+def stamp_used(session: Session, identity: DeviceIdentity, now: datetime | None = None) -> None:
+    """Write when a token was last used (inside the caller's write transaction)."""
+    now = now or utcnow()
+    session.execute(
+        update(DeviceToken).where(DeviceToken.id == identity.token_id).values(last_used_at=now)
+    )
+    stamped = replace(identity, last_used_at=now)
+    with _cache_lock:
+        for digest, (expires, cached) in list(_cache.items()):
+            if cached is not None and cached.token_id == identity.token_id:
+                _cache[digest] = (expires, stamped)

@@ -1,0 +1,383 @@
+"""Import the school file into the site's data: an idempotent, all-or-nothing upsert.
+
+The file has been read and validated by ``app.data`` (docs/contract.md §2); this writes it,
+inside a savepoint: an error found while writing (a routing step already made on pieces)
+refuses the whole import and changes nothing, and the rejected import is still recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.ingest.core import Done, Refusal, Scope, handles
+from app.ingest.events import ImportSchool
+from app.ingest.school_spec import SchoolSpec
+from app.models import (
+    Badge,
+    Base,
+    Competency,
+    Customer,
+    Framework,
+    Operation,
+    OperationRun,
+    OperationType,
+    Site,
+    StaffUser,
+    Station,
+    Student,
+    WorkOrder,
+    Wps,
+)
+
+SECTION_LABELS = {
+    "frameworks": "référentiels",
+    "competencies": "compétences",
+    "students": "élèves",
+    "teachers": "enseignants",
+    "badges": "badges",
+    "stations": "postes",
+    "wps": "DMOS",
+    "operation_types": "types d'opération",
+    "customers": "clients",
+    "work_orders": "OF",
+    "operations": "étapes de gamme",
+}
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, counted per kind of record."""
+
+    filename: str
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    removed: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        """Tell whether the import changed anything."""
+        return bool(
+            sum(self.created.values()) + sum(self.updated.values()) + sum(self.removed.values())
+        )
+
+    def line(self) -> str:
+        """Return the one-line summary the command prints."""
+        totals = self.created + self.updated + self.unchanged
+        content = ", ".join(
+            f"{totals[key]} {label}" for key, label in SECTION_LABELS.items() if totals[key]
+        )
+        return (
+            f"{self.filename} : {sum(self.created.values())} créé(s), "
+            f"{sum(self.updated.values())} modifié(s), {sum(self.removed.values())} retiré(s), "
+            f"{sum(self.unchanged.values())} inchangé(s) — {content or 'fichier vide'}"
+        )
+
+
+class _Upsert:
+    """Write a validated spec into the database, counting what changed."""
+
+    def __init__(self, session: Session, spec: SchoolSpec, summary: ImportSummary) -> None:
+        self.session = session
+        self.spec = spec
+        self.summary = summary
+        self.errors: list[str] = []
+        self.site_id = 0
+        self.filename = ""
+
+    def sync(
+        self, section: str, obj: Base, created: bool, also_changed: bool = False, **values: Any
+    ) -> None:
+        changed = also_changed
+        for key, value in values.items():
+            if getattr(obj, key) != value:
+                setattr(obj, key, value)
+                changed = True
+        if created:
+            self.summary.created[section] += 1
+        elif changed:
+            self.summary.updated[section] += 1
+        else:
+            self.summary.unchanged[section] += 1
+
+    def get_or_new(self, model: type[Base], **key: Any) -> tuple[Any, bool]:
+        obj = self.session.execute(select(model).filter_by(**key)).scalar_one_or_none()
+        if obj is not None:
+            return obj, False
+        obj = model(**key)
+        self.session.add(obj)
+        return obj, True
+
+    def run(self) -> Site:
+        spec = self.spec
+        site: Site
+        site, created = self.get_or_new(Site, code=spec.site)
+        self.sync("sites", site, created, name=site.name or spec.site)
+        self.session.flush()
+        self.site_id = site.id
+        frameworks = self.frameworks()
+        competencies = {
+            f"{fw_code}:{comp.code}": comp
+            for fw_code, framework in frameworks.items()
+            for comp in framework.competencies
+        }
+        self.students(frameworks)
+        self.teachers()
+        self.stations()
+        wps = self.wps()
+        types = self.operation_types(competencies)
+        customers = self.customers()
+        self.work_orders(customers, types, wps)
+        return site
+
+    def frameworks(self) -> dict[str, Framework]:
+        result = {}
+        for fspec in self.spec.frameworks:
+            framework, created = self.get_or_new(Framework, site_id=self.site_id, code=fspec.id)
+            self.sync(
+                "frameworks",
+                framework,
+                created,
+                title=fspec.title,
+                source=fspec.source,
+                provisional=fspec.provisional,
+            )
+            self.session.flush()
+            for position, (code, title) in enumerate(fspec.competencies):
+                comp, comp_created = self.get_or_new(
+                    Competency, framework_id=framework.id, code=code
+                )
+                self.sync("competencies", comp, comp_created, title=title, position=position)
+            self.session.flush()
+            self.session.refresh(framework)
+            result[fspec.id] = framework
+        return result
+
+    def _badges(self, codes: list[str], student_id: int | None, user_id: int | None) -> None:
+        holder = Badge.student_id if student_id is not None else Badge.user_id
+        holder_id = student_id if student_id is not None else user_id
+        for badge in self.session.execute(
+            select(Badge).where(holder == holder_id, Badge.site_id == self.site_id)
+        ).scalars():
+            if badge.code not in codes:
+                self.session.delete(badge)
+                self.summary.removed["badges"] += 1
+        self.session.flush()
+        for code in codes:
+            badge, created = self.get_or_new(Badge, site_id=self.site_id, code=code)
+            self.sync("badges", badge, created, student_id=student_id, user_id=user_id)
+        self.session.flush()
+
+    def students(self, frameworks: dict[str, Framework]) -> None:
+        for sspec in self.spec.students:
+            student, created = self.get_or_new(Student, site_id=self.site_id, code=sspec.id)
+            self.sync(
+                "students",
+                student,
+                created,
+                name=sspec.name,
+                framework_id=frameworks[sspec.framework].id,
+                left_on=sspec.left_on,
+            )
+            self.session.flush()
+            self._badges(sspec.badges, student.id, None)
+
+    def teachers(self) -> None:
+        for tspec in self.spec.teachers:
+            user, created = self.get_or_new(StaffUser, email=tspec.email)
+            if not created and user.site_id != self.site_id:
+                self.errors.append(
+                    f"{self.filename}: teachers : {tspec.email} est déjà le compte d'un "
+                    "autre site (une adresse ne sert qu'à un compte)"
+                )
+                continue
+            values: dict[str, Any] = {"name": tspec.name}
+            if created:
+                values.update(
+                    site_id=self.site_id,
+                    role="teacher",
+                    must_change_password=True,
+                    active=True,
+                    session_version=1,
+                )
+            self.sync("teachers", user, created, **values)
+            self.session.flush()
+            self._badges(tspec.badges, None, user.id)
+
+    def stations(self) -> None:
+        existing = {
+            s.code: s
+            for s in self.session.execute(
+                select(Station).where(Station.site_id == self.site_id)
+            ).scalars()
+        }
+        # Free the MQTT device names that move first, so that swapping two never collides.
+        for sspec in self.spec.stations:
+            station = existing.get(sspec.code)
+            if station is not None and station.mqtt_device != sspec.mqtt_device:
+                station.mqtt_device = None
+        self.session.flush()
+        for sspec in self.spec.stations:
+            station = existing.get(sspec.code)
+            created = station is None
+            if station is None:
+                station = Station(site_id=self.site_id, code=sspec.code)
+                self.session.add(station)
+            self.sync(
+                "stations",
+                station,
+                created,
+                name=sspec.name,
+                kind=sspec.kind,
+                mqtt_device=sspec.mqtt_device,
+            )
+        self.session.flush()
+
+    def wps(self) -> dict[str, Wps]:
+        result = {}
+        for wspec in self.spec.wps:
+            wps, created = self.get_or_new(Wps, site_id=self.site_id, code=wspec.id)
+            q = wspec.q_kj_mm
+            self.sync(
+                "wps",
+                wps,
+                created,
+                process=wspec.process,
+                position=wspec.position,
+                i_min_a=wspec.i_a[0],
+                i_max_a=wspec.i_a[1],
+                u_min_v=wspec.u_v[0],
+                u_max_v=wspec.u_v[1],
+                q_min_kj_mm=q[0] if q else None,
+                q_max_kj_mm=q[1] if q else None,
+            )
+            result[wspec.id] = wps
+        self.session.flush()
+        return result
+
+    def operation_types(self, competencies: dict[str, Competency]) -> dict[str, OperationType]:
+        result = {}
+        for ospec in self.spec.operation_types:
+            op_type, created = self.get_or_new(OperationType, site_id=self.site_id, code=ospec.id)
+            wanted = [competencies[name] for name in ospec.competencies]
+            current_ids = [] if created else sorted(c.id for c in op_type.competencies)
+            mapping_changed = current_ids != sorted(c.id for c in wanted)
+            if mapping_changed:
+                op_type.competencies = wanted
+            self.sync(
+                "operation_types",
+                op_type,
+                created,
+                also_changed=mapping_changed,
+                name=ospec.name,
+                process=ospec.process,
+                station_kind=ospec.station_kind,
+            )
+            result[ospec.id] = op_type
+        self.session.flush()
+        return result
+
+    def customers(self) -> dict[str, Customer]:
+        result = {}
+        for cspec in self.spec.customers:
+            customer, created = self.get_or_new(Customer, site_id=self.site_id, code=cspec.id)
+            self.sync("customers", customer, created, name=cspec.name)
+            result[cspec.id] = customer
+        self.session.flush()
+        return result
+
+    def work_orders(
+        self,
+        customers: dict[str, Customer],
+        types: dict[str, OperationType],
+        wps: dict[str, Wps],
+    ) -> None:
+        for wspec in self.spec.work_orders:
+            work_order, created = self.get_or_new(
+                WorkOrder, site_id=self.site_id, number=wspec.number
+            )
+            self.sync(
+                "work_orders",
+                work_order,
+                created,
+                customer_id=customers[wspec.customer].id,
+                product=wspec.product,
+                quantity=wspec.quantity,
+                due_on=wspec.due,
+                drawing=wspec.drawing,
+            )
+            self.session.flush()
+            existing = {
+                op.step: op
+                for op in self.session.execute(
+                    select(Operation).where(Operation.work_order_id == work_order.id)
+                ).scalars()
+            }
+            wanted_steps = {step.step for step in wspec.operations}
+            for step, operation in existing.items():
+                if step in wanted_steps:
+                    continue
+                has_runs = self.session.execute(
+                    select(OperationRun.id)
+                    .where(OperationRun.operation_id == operation.id)
+                    .limit(1)
+                ).first()
+                if has_runs:
+                    self.errors.append(
+                        f"{wspec.operations_where} : l'étape {step} de {wspec.number} a déjà "
+                        "été réalisée sur des pièces : elle ne peut pas être retirée de la gamme"
+                    )
+                    continue
+                self.session.delete(operation)
+                self.summary.removed["operations"] += 1
+            self.session.flush()
+            for sspec in wspec.operations:
+                step_row = existing.get(sspec.step)
+                created_step = step_row is None
+                if step_row is None:
+                    step_row = Operation(work_order_id=work_order.id, step=sspec.step)
+                    self.session.add(step_row)
+                self.sync(
+                    "operations",
+                    step_row,
+                    created_step,
+                    operation_type_id=types[sspec.type].id,
+                    wps_id=wps[sspec.wps].id if sspec.wps else None,
+                )
+            self.session.flush()
+
+
+@handles(ImportSchool, atomic=True)
+def import_school(scope: Scope, event: ImportSchool) -> Done:
+    """Create or update a site's data from its validated school file."""
+    existing = scope.session.execute(select(Site.id).where(Site.code == event.spec.site)).scalar()
+    if existing is not None:
+        scope.columns["site_id"] = existing
+    summary = ImportSummary(event.filename)
+    upsert = _Upsert(scope.session, event.spec, summary)
+    upsert.filename = event.filename
+    site = upsert.run()
+    scope.session.flush()
+    if upsert.errors:
+        raise Refusal(
+            "invalid_file",
+            f"{event.filename} : {len(upsert.errors)} erreur(s), rien n'a été modifié.",
+            "; ".join(upsert.errors)[:400],
+            errors=upsert.errors,
+        )
+    scope.columns["site_id"] = site.id
+    return Done(
+        summary.line(),
+        {
+            "site": site.code,
+            "created": dict(summary.created),
+            "updated": dict(summary.updated),
+            "removed": dict(summary.removed),
+            "unchanged": dict(summary.unchanged),
+        },
+    )

@@ -1,0 +1,600 @@
+"""The shop's state, read and changed for one event: stations, presences and runs.
+
+Every change is a row stamped with the event that made it: a presence, a run or an
+interval *inserted* with ``event_id``, or *ended* with ``ended_event_id`` (a run's
+``finished_event_id``); a station's context is a new row that ends the previous one. So
+an event's effects can always be found from the event (``app.ingest.undo``), and nothing
+is ever overwritten.
+
+The statements are Core statements on the model's own tables, built once: a scan costs a
+handful of indexed statements. What an event reads is kept for the rest of that event
+only (``Shop``), never across events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.ingest.core import Scope
+from app.models import (
+    KIOSK,
+    Operation,
+    OperationRun,
+    OperationType,
+    Piece,
+    Presence,
+    RunInterval,
+    RunParticipant,
+    Station,
+    StationContext,
+    Student,
+    WorkOrder,
+    table_of,
+)
+
+# A row of a Core statement, read by its columns' names.
+Record = Any
+
+STATIONS = table_of(Station)
+CONTEXTS = table_of(StationContext)
+PRESENCES = table_of(Presence)
+STUDENTS = table_of(Student)
+PIECES = table_of(Piece)
+RUNS = table_of(OperationRun)
+INTERVALS = table_of(RunInterval)
+PARTICIPANTS = table_of(RunParticipant)
+OPERATIONS = table_of(Operation)
+TYPES = table_of(OperationType)
+WORK_ORDERS = table_of(WorkOrder)
+
+# The columns of a station's context that a new context row carries over.
+CONTEXT_FIELDS = (
+    "work_order_id",
+    "operation_id",
+    "piece_id",
+    "active_run_id",
+    "acting_for_id",
+    "paused_by_exit",
+)
+
+_RUN_PIECE = PIECES.alias("run_piece")
+_STATION_COLUMNS = (
+    STATIONS.c.id,
+    STATIONS.c.code,
+    STATIONS.c.name,
+    STATIONS.c.kind,
+    STATIONS.c.mqtt_device,
+    CONTEXTS.c.id.label("context_id"),
+    *(CONTEXTS.c[name] for name in CONTEXT_FIELDS),
+    RUNS.c.piece_id.label("run_piece_id"),
+    RUNS.c.operation_id.label("run_operation_id"),
+    RUNS.c.station_id.label("run_station_id"),
+    RUNS.c.status.label("run_status"),
+    _RUN_PIECE.c.code.label("run_piece_code"),
+)
+_STATION_FROM = (
+    STATIONS.outerjoin(
+        CONTEXTS, (CONTEXTS.c.station_id == STATIONS.c.id) & CONTEXTS.c.ended_event_id.is_(None)
+    )
+    .outerjoin(RUNS, RUNS.c.id == CONTEXTS.c.active_run_id)
+    .outerjoin(_RUN_PIECE, _RUN_PIECE.c.id == RUNS.c.piece_id)
+)
+# On PostgreSQL the row lock serialises the events of one station (FOR NO KEY UPDATE lets
+# rows that merely reference the station, a weld or a presence, be written meanwhile);
+# SQLite's BEGIN IMMEDIATE already serialises every writer and ignores the clause.
+_STATION_BY_CODE = (
+    select(*_STATION_COLUMNS)
+    .select_from(_STATION_FROM)
+    .where(STATIONS.c.site_id == bindparam("site_id"), STATIONS.c.code == bindparam("code"))
+    .with_for_update(of=STATIONS, key_share=True)
+)
+_STATION_BY_ID = (
+    select(*_STATION_COLUMNS)
+    .select_from(_STATION_FROM)
+    .where(STATIONS.c.id == bindparam("station_id"))
+    .with_for_update(of=STATIONS, key_share=True)
+)
+_PRESENT = (
+    select(
+        PRESENCES.c.id,
+        PRESENCES.c.student_id,
+        PRESENCES.c.event_id,
+        STUDENTS.c.code,
+        STUDENTS.c.name,
+    )
+    .join(STUDENTS, STUDENTS.c.id == PRESENCES.c.student_id)
+    .where(PRESENCES.c.station_id == bindparam("station_id"), PRESENCES.c.ended_at.is_(None))
+    .order_by(PRESENCES.c.started_at, PRESENCES.c.id)
+)
+_OPERATION_COLUMNS = (
+    OPERATIONS.c.id,
+    OPERATIONS.c.work_order_id,
+    OPERATIONS.c.step,
+    OPERATIONS.c.wps_id,
+    TYPES.c.id.label("type_id"),
+    TYPES.c.code.label("type_code"),
+    TYPES.c.name,
+    TYPES.c.process,
+    TYPES.c.station_kind,
+    WORK_ORDERS.c.number.label("work_order"),
+)
+_OPERATION_FROM = OPERATIONS.join(TYPES, TYPES.c.id == OPERATIONS.c.operation_type_id).join(
+    WORK_ORDERS, WORK_ORDERS.c.id == OPERATIONS.c.work_order_id
+)
+_OPERATION_BY_ID = (
+    select(*_OPERATION_COLUMNS)
+    .select_from(_OPERATION_FROM)
+    .where(OPERATIONS.c.id == bindparam("operation_id"))
+)
+_OPERATION_AT = (
+    select(*_OPERATION_COLUMNS)
+    .select_from(_OPERATION_FROM)
+    .where(
+        OPERATIONS.c.work_order_id == bindparam("work_order_id"),
+        OPERATIONS.c.step == bindparam("step"),
+    )
+)
+_STEPS = (
+    select(func.count())
+    .select_from(OPERATIONS)
+    .where(OPERATIONS.c.work_order_id == WORK_ORDERS.c.id)
+    .correlate(WORK_ORDERS)
+    .scalar_subquery()
+)
+_WORK_ORDER_COLUMNS = (
+    WORK_ORDERS.c.id,
+    WORK_ORDERS.c.number,
+    WORK_ORDERS.c.product,
+    WORK_ORDERS.c.quantity,
+    _STEPS.label("steps"),
+)
+_WORK_ORDER_BY_NUMBER = select(*_WORK_ORDER_COLUMNS).where(
+    WORK_ORDERS.c.site_id == bindparam("site_id"), WORK_ORDERS.c.number == bindparam("number")
+)
+_WORK_ORDER_BY_ID = select(*_WORK_ORDER_COLUMNS).where(
+    WORK_ORDERS.c.id == bindparam("work_order_id")
+)
+_PIECE_COLUMNS = (
+    PIECES.c.id,
+    PIECES.c.code,
+    PIECES.c.work_order_id,
+    PIECES.c.status,
+    PIECES.c.round,
+)
+_PIECE_BY_CODE = select(*_PIECE_COLUMNS).where(
+    PIECES.c.site_id == bindparam("site_id"), PIECES.c.code == bindparam("code")
+)
+_PIECE_BY_ID = select(*_PIECE_COLUMNS).where(PIECES.c.id == bindparam("piece_id"))
+_PIECES_OF_ORDER = (
+    select(func.count())
+    .select_from(PIECES)
+    .where(PIECES.c.work_order_id == bindparam("work_order_id"))
+)
+_RUN_OF = select(
+    RUNS.c.id, RUNS.c.piece_id, RUNS.c.operation_id, RUNS.c.station_id, RUNS.c.status
+).where(
+    RUNS.c.piece_id == bindparam("piece_id"),
+    RUNS.c.operation_id == bindparam("operation_id"),
+    RUNS.c.round == bindparam("round"),
+)
+_END_CONTEXT = (
+    update(CONTEXTS)
+    .where(CONTEXTS.c.id == bindparam("k_id"))
+    .values(ended_event_id=bindparam("v_event"))
+)
+_END_PRESENCE = (
+    update(PRESENCES)
+    .where(PRESENCES.c.id == bindparam("k_id"), PRESENCES.c.ended_at.is_(None))
+    .values(ended_at=bindparam("v_at"), ended_event_id=bindparam("v_event"))
+)
+_END_INTERVALS = (
+    update(INTERVALS)
+    .where(INTERVALS.c.run_id == bindparam("k_run"), INTERVALS.c.ended_at.is_(None))
+    .values(ended_at=bindparam("v_at"), ended_event_id=bindparam("v_event"))
+)
+_SET_RUN_STATUS = (
+    update(RUNS).where(RUNS.c.id == bindparam("k_id")).values(status=bindparam("v_status"))
+)
+_FINISH_RUN = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("k_id"))
+    .values(
+        status="finished", finished_at=bindparam("v_at"), finished_event_id=bindparam("v_event")
+    )
+)
+_FINISHED_COUNT = (
+    select(func.count())
+    .select_from(RUNS)
+    .where(
+        RUNS.c.piece_id == bindparam("piece_id"),
+        RUNS.c.round == bindparam("round"),
+        RUNS.c.status == "finished",
+    )
+)
+_COMPLETE_PIECE = (
+    update(PIECES)
+    .where(PIECES.c.id == bindparam("k_id"), PIECES.c.status == "in_progress")
+    .values(
+        status="awaiting_review",
+        completed_at=bindparam("v_at"),
+        completed_event_id=bindparam("v_event"),
+    )
+)
+_INSERT_CONTEXT = CONTEXTS.insert()
+_INSERT_PRESENCE = PRESENCES.insert()
+_INSERT_INTERVAL = INTERVALS.insert()
+_INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
+_INSERT_PIECE = PIECES.insert().returning(PIECES.c.id)
+
+
+def names(first_names: list[str]) -> str:
+    """Join first names the French way: « Lucas », « Lucas et Emma », « A, B et C »."""
+    if len(first_names) <= 1:
+        return "".join(first_names)
+    return ", ".join(first_names[:-1]) + " et " + first_names[-1]
+
+
+def transient_run(
+    run_id: int, piece_id: int, operation_id: int, station_id: int, status: str
+) -> OperationRun:
+    """Return a run as a value the event works on (a model instance never added to a session)."""
+    return OperationRun(
+        id=run_id,
+        piece_id=piece_id,
+        operation_id=operation_id,
+        station_id=station_id,
+        status=status,
+    )
+
+
+@dataclass
+class StationAt:
+    """A station during one event: its locked row, and its context with this event's changes.
+
+    ``context`` is the open ``StationContext`` as a transient model instance: the event
+    changes it in memory, and ``Shop.flush`` writes it as the station's new context row.
+    """
+
+    row: Record
+    context: StationContext
+    run: OperationRun | None
+    changed: bool = False
+    students: list[Record] | None = None
+
+    @property
+    def id(self) -> int:
+        """Return the station's id."""
+        return int(self.row.id)
+
+    @property
+    def code(self) -> str:
+        """Return the station's code (``ST-…``)."""
+        return str(self.row.code)
+
+    @property
+    def name(self) -> str:
+        """Return the station's name."""
+        return str(self.row.name)
+
+    @property
+    def kind(self) -> str:
+        """Return the station's kind (welding, kiosk, …)."""
+        return str(self.row.kind)
+
+    @property
+    def is_kiosk(self) -> bool:
+        """Tell whether the station is a kiosk."""
+        return self.kind == KIOSK
+
+    def get(self, name: str) -> Any:
+        """Return a field of the station's context as this event left it so far."""
+        return getattr(self.context, name)
+
+    def set(self, **values: Any) -> None:
+        """Change the station's context (written once, at the end of the event)."""
+        for key, value in values.items():
+            if getattr(self.context, key) != value:
+                setattr(self.context, key, value)
+                self.changed = True
+
+
+@dataclass
+class Shop:
+    """The shop as one event reads and changes it."""
+
+    scope: Scope
+    stations: dict[int, StationAt] = field(default_factory=dict)
+    operations: dict[int, Record] = field(default_factory=dict)
+    work_orders: dict[int, Record] = field(default_factory=dict)
+    piece_codes: dict[int, str] = field(default_factory=dict)
+    # Welding stations whose run started, paused, resumed or ended (their cfg changes).
+    runs_changed: set[int] = field(default_factory=set)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def station_by_code(self, code: str) -> StationAt | None:
+        """Return a station of the site by its code, locked for this event."""
+        row = self.scope.conn.execute(
+            _STATION_BY_CODE, {"site_id": self.scope.site_id, "code": code}
+        ).first()
+        return self._keep(row) if row is not None else None
+
+    def station(self, station_id: int) -> StationAt:
+        """Return a station by its id, locked for this event."""
+        known = self.stations.get(station_id)
+        if known is not None:
+            return known
+        row = self.scope.conn.execute(_STATION_BY_ID, {"station_id": station_id}).one()
+        return self._keep(row)
+
+    def _keep(self, row: Record) -> StationAt:
+        known = self.stations.get(row.id)
+        if known is not None:
+            return known
+        run = None
+        if row.active_run_id is not None:
+            run = transient_run(
+                row.active_run_id,
+                row.run_piece_id,
+                row.run_operation_id,
+                row.run_station_id,
+                row.run_status,
+            )
+            self.piece_codes[row.run_piece_id] = row.run_piece_code
+        context = StationContext(
+            station_id=row.id,
+            work_order_id=row.work_order_id,
+            operation_id=row.operation_id,
+            piece_id=row.piece_id,
+            active_run_id=row.active_run_id,
+            acting_for_id=row.acting_for_id,
+            paused_by_exit=bool(row.paused_by_exit),
+        )
+        at = StationAt(row, context, run)
+        self.stations[at.id] = at
+        return at
+
+    def present(self, station: StationAt) -> list[Record]:
+        """Return who is badged in at a station, in the order they arrived."""
+        if station.students is None:
+            station.students = list(
+                self.scope.conn.execute(_PRESENT, {"station_id": station.id}).all()
+            )
+        return station.students
+
+    def operation(self, operation_id: int) -> Record:
+        """Return a routing step with its operation type and work order number."""
+        row = self.operations.get(operation_id)
+        if row is None:
+            row = self.scope.conn.execute(_OPERATION_BY_ID, {"operation_id": operation_id}).one()
+            self.operations[operation_id] = row
+        return row
+
+    def operation_at(self, work_order_id: int, step: int) -> Record | None:
+        """Return the routing step of a work order, if it exists."""
+        row = self.scope.conn.execute(
+            _OPERATION_AT, {"work_order_id": work_order_id, "step": step}
+        ).first()
+        if row is not None:
+            self.operations[row.id] = row
+        return row
+
+    def work_order_by_number(self, number: str) -> Record | None:
+        """Return a work order of the site by its number, with the size of its routing."""
+        row = self.scope.conn.execute(
+            _WORK_ORDER_BY_NUMBER, {"site_id": self.scope.site_id, "number": number}
+        ).first()
+        if row is not None:
+            self.work_orders[row.id] = row
+        return row
+
+    def work_order(self, work_order_id: int) -> Record:
+        """Return a work order by its id."""
+        row = self.work_orders.get(work_order_id)
+        if row is None:
+            row = self.scope.conn.execute(_WORK_ORDER_BY_ID, {"work_order_id": work_order_id}).one()
+            self.work_orders[work_order_id] = row
+        return row
+
+    def piece_by_code(self, code: str) -> Record | None:
+        """Return a piece of the site by its label code."""
+        return self.scope.conn.execute(
+            _PIECE_BY_CODE, {"site_id": self.scope.site_id, "code": code}
+        ).first()
+
+    def piece(self, piece_id: int) -> Record | None:
+        """Return a piece by its id."""
+        return self.scope.conn.execute(_PIECE_BY_ID, {"piece_id": piece_id}).first()
+
+    def pieces_of(self, work_order_id: int) -> int:
+        """Count the pieces a work order has."""
+        return int(
+            self.scope.conn.execute(_PIECES_OF_ORDER, {"work_order_id": work_order_id}).scalar_one()
+        )
+
+    def run_of(self, piece: Record, operation_id: int) -> Record | None:
+        """Return the run of a routing step on a piece (in its round), if it was started."""
+        return self.scope.conn.execute(
+            _RUN_OF, {"piece_id": piece.id, "operation_id": operation_id, "round": piece.round}
+        ).first()
+
+    def run_label(self, run: OperationRun) -> str:
+        """Name a run for a student: « Soudage MAG sur la pièce P-2026-000001 »."""
+        return (
+            f"{self.operation(run.operation_id).name} sur la pièce {self.piece_codes[run.piece_id]}"
+        )
+
+    # -- presences -------------------------------------------------------------------------
+
+    def badge_in(self, station: StationAt, student_id: int) -> None:
+        """Badge a student in at a station."""
+        scope = self.scope
+        scope.write(
+            _INSERT_PRESENCE,
+            {
+                "station_id": station.id,
+                "student_id": student_id,
+                "started_at": scope.now,
+                "event_id": scope.event_id,
+                "ended_at": None,
+                "ended_event_id": None,
+            },
+        )
+        station.students = None
+
+    def badge_out(self, station: StationAt, presence_id: int) -> None:
+        """End a presence at a station."""
+        self.scope.write(
+            _END_PRESENCE,
+            {"k_id": presence_id, "v_at": self.scope.now, "v_event": self.scope.event_id},
+        )
+        station.students = None
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def join(self, run: OperationRun, student_ids: list[int]) -> None:
+        """Make students participants of a run (those who already are stay as they were)."""
+        if not student_ids:
+            return
+        insert = (
+            postgresql.insert if self.scope.conn.dialect.name == "postgresql" else sqlite.insert
+        )
+        self.scope.write(
+            insert(PARTICIPANTS).on_conflict_do_nothing(index_elements=["run_id", "student_id"]),
+            [
+                {
+                    "run_id": run.id,
+                    "student_id": student_id,
+                    "joined_at": self.scope.now,
+                    "event_id": self.scope.event_id,
+                }
+                for student_id in student_ids
+            ],
+        )
+
+    def start(self, station: StationAt, piece: Record, operation: Record) -> OperationRun:
+        """Start an operation on a piece at a station, with the students present."""
+        scope = self.scope
+        run_id = scope.write(
+            _INSERT_RUN,
+            {
+                "piece_id": piece.id,
+                "operation_id": operation.id,
+                "station_id": station.id,
+                "round": piece.round,
+                "status": "running",
+                "started_at": scope.now,
+                "event_id": scope.event_id,
+                "finished_at": None,
+                "finished_event_id": None,
+            },
+        ).scalar_one()
+        run = transient_run(run_id, piece.id, operation.id, station.id, "running")
+        self.piece_codes[piece.id] = piece.code
+        self._open_interval(run)
+        self.join(run, [row.student_id for row in self.present(station)])
+        self.runs_changed.add(station.id)
+        return run
+
+    def _open_interval(self, run: OperationRun) -> None:
+        self.scope.write(
+            _INSERT_INTERVAL,
+            {
+                "run_id": run.id,
+                "station_id": run.station_id,
+                "started_at": self.scope.now,
+                "event_id": self.scope.event_id,
+                "ended_at": None,
+                "ended_event_id": None,
+            },
+        )
+
+    def pause(self, run: OperationRun) -> None:
+        """Stop the clock of a running run."""
+        scope = self.scope
+        scope.write(_END_INTERVALS, {"k_run": run.id, "v_at": scope.now, "v_event": scope.event_id})
+        scope.write(_SET_RUN_STATUS, {"k_id": run.id, "v_status": "paused"})
+        run.status = "paused"
+        self.runs_changed.add(run.station_id)
+
+    def resume(self, run: OperationRun, station: StationAt) -> None:
+        """Start the clock of a paused run again, with whoever is present joining it."""
+        self.scope.write(_SET_RUN_STATUS, {"k_id": run.id, "v_status": "running"})
+        run.status = "running"
+        self._open_interval(run)
+        self.join(run, [row.student_id for row in self.present(self.station(run.station_id))])
+        station.set(paused_by_exit=False)
+        self.runs_changed.add(run.station_id)
+
+    def finish(self, run: OperationRun) -> None:
+        """End a run (its clock stopped first)."""
+        if run.status == "running":
+            self.pause(run)
+        scope = self.scope
+        scope.write(_FINISH_RUN, {"k_id": run.id, "v_at": scope.now, "v_event": scope.event_id})
+        run.status = "finished"
+
+    def complete_if_done(self, run: OperationRun) -> bool:
+        """Mark the run's piece as awaiting review once its whole routing is finished."""
+        piece = self.piece(run.piece_id)
+        assert piece is not None
+        steps = int(self.work_order(piece.work_order_id).steps)
+        done = self.scope.conn.execute(
+            _FINISHED_COUNT, {"piece_id": run.piece_id, "round": piece.round}
+        ).scalar_one()
+        if not steps or done < steps:
+            return False
+        scope = self.scope
+        scope.write(
+            _COMPLETE_PIECE, {"k_id": run.piece_id, "v_at": scope.now, "v_event": scope.event_id}
+        )
+        return True
+
+    def create_piece(self, code: str, work_order_id: int) -> Record:
+        """Create a piece from a new label, under a work order."""
+        scope = self.scope
+        piece_id = scope.write(
+            _INSERT_PIECE,
+            {
+                "site_id": scope.site_id,
+                "code": code,
+                "work_order_id": work_order_id,
+                "status": "in_progress",
+                "round": 1,
+                "created_at": scope.now,
+                "event_id": scope.event_id,
+                "completed_at": None,
+                "completed_event_id": None,
+            },
+        ).scalar_one()
+        created = self.piece(piece_id)
+        assert created is not None
+        self.piece_codes[piece_id] = code
+        return created
+
+    # -- writing contexts ------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the stations' changed contexts: end each open row, open a new one."""
+        scope = self.scope
+        for station in self.stations.values():
+            if not station.changed:
+                continue
+            if station.row.context_id is not None:
+                scope.write(
+                    _END_CONTEXT, {"k_id": station.row.context_id, "v_event": scope.event_id}
+                )
+            scope.write(
+                _INSERT_CONTEXT,
+                {
+                    "station_id": station.id,
+                    "event_id": scope.event_id,
+                    "ended_event_id": None,
+                    **{name: station.get(name) for name in CONTEXT_FIELDS},
+                },
+            )
+            station.changed = False

@@ -1,0 +1,1 @@
+"""Pure label code: the code grammar printed on labels and badges (imports nothing of app/)."""
