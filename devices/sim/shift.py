@@ -588,12 +588,14 @@ class ShiftRunner:
             elif action.note == "badge_out":
                 badged_at = None
         if badged_at is not None:
-            # The day was cut short: nobody stays badged in overnight.
-            self._scan(ACTION_BADGE_OUT, badged_at)
+            # The day was cut short: nobody stays badged in overnight. One try only: when
+            # everything stops at once the server may be gone already, and the next day
+            # begins by badging out whoever was left.
+            self._scan(ACTION_BADGE_OUT, badged_at, give_up=self.stop)
 
-    def _scan(self, code: str, station: str) -> None:
-        # `stop` is not passed on: a scan under way ends (or gives up) on its own.
-        outcome = self.scans.scan(code, station=station)
+    def _scan(self, code: str, station: str, give_up: threading.Event | None = None) -> None:
+        # `stop` is not passed on during the day: a scan under way ends on its own.
+        outcome = self.scans.scan(code, station=station, stop=give_up)
         with self._lock:
             self.report.outcomes.append(outcome)
 
