@@ -515,8 +515,8 @@ class Demo:
         if self.broker_kind == "amqtt":
             config = brokers.write_amqtt_config(INSTANCE / "amqtt.yaml", self.mqtt_port)
             self.console.ok(
-                f"courtier MQTT : amqtt (Mosquitto n'est pas installé) sur "
-                f"{LOOPBACK}:{self.mqtt_port}"
+                f"courtier MQTT : amqtt (MQTT 3.1.1, sans mot de passe ni ACL : pour essayer "
+                f"seulement ; Mosquitto s'il est installé) sur {LOOPBACK}:{self.mqtt_port}"
             )
         else:
             assert mosquitto is not None and passwd is not None
