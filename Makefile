@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m app.demo
+	$(BIN)/python -m demo
 
 # Three test processes on two cores: most tests wait on servers, brokers and browsers.
 PYTEST_ARGS ?= -n 3

@@ -252,33 +252,34 @@ def ingest_mqtt(client_id: str | None, protocol: str, site_code: str | None) -> 
 def mosquitto_acl(topic_root: str, worker_user: str, sites: list[tuple[str, list[str]]]) -> str:
     """Write a Mosquitto ACL: each station's user writes only its own site's topics."""
     lines = [
-        "# Mosquitto ACL for Atelier, written by `flask --app app mqtt acl`: write it again",
-        "# after adding stations. Each welding station signs in with its own user, named as",
-        "# its `mqtt_device`; it may write only its own topics, under its own site, and read",
-        "# its own cfg. Clients with no rule below can do nothing.",
-        "",
+        f"# Mosquitto ACL for Atelier, topic root {topic_root}, written by",
+        "# `flask --app app mqtt acl`: run it again after changing the stations.",
+        "# Each welding station signs in as its mqtt_device and may write only its own",
+        "# topics, under its own site, and read its own cfg; clients with no block below",
+        "# can do nothing.",
     ]
     for site, devices in sites:
         base = f"{topic_root}/{site}"
-        lines += [
-            f"# The ingest worker of site {site} (`flask --app app ingest mqtt`).",
-            f"user {worker_user}",
-            f"topic read {base}/+/status",
-            f"topic read {base}/+/evt/#",
-            f"topic read {base}/+/data/#",
-            f"topic write {base}/+/cfg",
-            "",
-        ]
         for device in devices:
             lines += [
+                "",
                 f"user {device}",
                 f"topic write {base}/{device}/status",
                 f"topic write {base}/{device}/evt/#",
                 f"topic write {base}/{device}/data/#",
                 f"topic read {base}/{device}/cfg",
-                "",
             ]
-    return "\n".join(lines)
+        lines += [
+            "",
+            f"# The ingest worker of site {site} (`flask --app app ingest mqtt`) reads every",
+            "# station of the site and publishes their cfg.",
+            f"user {worker_user}",
+            f"topic read {base}/+/status",
+            f"topic read {base}/+/evt/#",
+            f"topic read {base}/+/data/#",
+            f"topic write {base}/+/cfg",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 @mqtt_cli.command("acl", help="Écrire la liste de droits (ACL) Mosquitto des postes du site.")
@@ -311,9 +312,9 @@ def mqtt_acl(output: Path | None, worker_user: str, site_code: str | None) -> No
         current_app.config["ATELIER_TOPIC_ROOT"], worker_user, [(site["code"], devices)]
     )
     if output is None:
-        click.echo(text)
+        click.echo(text, nl=False)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
         click.echo(f"ACL écrite dans {output} ({len(devices)} poste(s)).", err=True)
 
 

@@ -9,7 +9,10 @@ one idles, welds, idles... on a clock `--speed` times faster than real time (tim
 run ahead of the real clock accordingly; see devices/sim/clock.py). `shift` plays a
 compressed workshop day: students scan badges, work orders, operations and pieces over
 the HTTP scan API and weld on the simulated stations (arcs in real time, so that weld
-timestamps agree with the server's scan times). `burst` publishes N welds per device as
+timestamps agree with the server's scan times); with `--loop` the next day follows on
+fresh piece labels, within each work order's quantity (`--state` keeps the count across
+restarts; see devices/sim/counter.py), until Ctrl-C. `--reserve` names students, stations,
+work orders and labels a simulation never touches. `burst` publishes N welds per device as
 fast as the broker acknowledges them and prints the figures, for benchmarks.
 
 SIGINT or SIGTERM stops cleanly: each station publishes its retained "offline" status and
@@ -30,16 +33,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+import requests
+
 from devices.sim.clock import ScaledClock
-from devices.sim.readers import ScanClient
+from devices.sim.counter import TOO_MANY_PIECES, PieceCounter
+from devices.sim.readers import ScanClient, ScanOutcome
 from devices.sim.school import School, SchoolFileError, load_school
-from devices.sim.shift import ShiftRunner, ShiftSettings, plan_shift
+from devices.sim.shift import (
+    ACTION_BADGE_OUT,
+    ShiftAction,
+    ShiftPlan,
+    ShiftReport,
+    ShiftRunner,
+    ShiftSettings,
+    plan_shift,
+)
 from devices.sim.station import DEFAULT_TOPIC_ROOT, BurstReport, MqttTarget, WeldingStation
 from devices.sim.weld import WeldBehaviour, WeldLimits
 
 logger = logging.getLogger("devices.simulate")
 
 CONNECT_TIMEOUT_S = 15.0
+# With --loop, days start at least this far apart (real seconds).
+SHORTEST_DAY_S = 20.0
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -125,6 +141,45 @@ def _build_parser() -> argparse.ArgumentParser:
         "--arc-s", type=_range, default=(4.0, 12.0), help="durée réelle des arcs (min,max)"
     )
     shift.add_argument("--out-of-range-rate", type=float, default=0.1)
+    shift.add_argument(
+        "--loop",
+        action="store_true",
+        help="rejouer une journée après l'autre, sur des étiquettes neuves, jusqu'à Ctrl-C",
+    )
+    shift.add_argument(
+        "--day-gap-s",
+        type=float,
+        default=SHORTEST_DAY_S,
+        help=f"avec --loop, au moins N s réelles d'un début de journée au suivant "
+        f"({SHORTEST_DAY_S:g} par défaut)",
+    )
+    shift.add_argument(
+        "--state",
+        type=Path,
+        help="fichier JSON du compteur d'étiquettes (pièces déjà faites par OF), gardé d'un "
+        "lancement à l'autre",
+    )
+    shift.add_argument(
+        "--pieces-per-order",
+        type=int,
+        help="au plus N étiquettes neuves par OF et par journée (répartit le travail)",
+    )
+    shift.add_argument(
+        "--reserve",
+        help="codes à ne jamais utiliser, séparés par des virgules : élève (id ou badge), "
+        "poste (code ou mqtt_device), OF, étiquette pièce",
+    )
+    shift.add_argument(
+        "--wait-s",
+        type=float,
+        default=0.0,
+        help="attendre jusqu'à N s que le serveur réponde avant chaque journée",
+    )
+    shift.add_argument(
+        "--mqtt-passwords",
+        default=os.environ.get("ATELIER_STATION_PASSWORDS"),
+        help="mot de passe MQTT de chaque poste : ws01=…,ws02=… (ou ATELIER_STATION_PASSWORDS)",
+    )
 
     burst = commands.add_parser("burst", help="publier N soudures au plus vite (mesures)")
     _add_mqtt_options(burst)
@@ -365,16 +420,14 @@ def _run_shift(
 ) -> int:
     if not args.token:
         parser.error("jeton manquant : --token ou la variable ATELIER_TOKEN")
-    school = load_school(args.school)
-    settings = ShiftSettings(
-        seed=args.seed,
-        students=args.students,
-        day_s=args.day_hours * 3600.0,
-        speed=args.speed,
-        first_piece=args.first_piece,
-        arc_real_s=args.arc_s,
-    )
-    plan = plan_shift(school, settings)
+    whole = load_school(args.school)
+    reserved = set(_split(args.reserve) or [])
+    unknown = reserved - whole.names() - {r for r in reserved if r.startswith("P-")}
+    if unknown:
+        logger.warning("--reserve names nothing in %s: %s", args.school, ", ".join(sorted(unknown)))
+    school = whole.without(reserved)
+    passwords = _passwords(args.mqtt_passwords)
+    counter = PieceCounter.load(args.state, first_piece=args.first_piece)
     stations: list[WeldingStation] = []
     if args.mqtt_url:
         target = MqttTarget.parse(args.mqtt_url)
@@ -388,7 +441,7 @@ def _run_shift(
                 process=station.process_hint or "135",
                 behaviour=behaviour,
                 seed=args.seed,
-                password=args.mqtt_password,
+                password=passwords.get(station.mqtt_device, args.mqtt_password),
             )
             for station in school.welding_stations
             if station.mqtt_device is not None
@@ -396,29 +449,152 @@ def _run_shift(
         _power_on_all(stations)
     else:
         print("Pas de --mqtt-url : la journée se joue sans soudures.", file=sys.stderr)
+    code = EXIT_OK
+    day = 0
+    with ScanClient(args.server, args.token, event_prefix="shift") as scans:
+        while not stop.is_set():
+            day += 1
+            began_s = time.monotonic()
+            if args.wait_s and not _wait_for_server(args.server, args.wait_s, stop):
+                if stop.is_set():
+                    break
+                print(f"Serveur {args.server} injoignable ({args.wait_s:g} s).", file=sys.stderr)
+            _release_stations(args.server, args.token, school, scans)
+            code = _play_day(args, school, counter, scans, stations, stop=stop, day=day)
+            if code != EXIT_OK or not args.loop:
+                break
+            # Days start at least this far apart: a day with nothing left to do must not
+            # turn into a tight loop.
+            stop.wait(max(0.0, args.day_gap_s - (time.monotonic() - began_s)))
+    _power_off_all(stations)
+    return code
+
+
+def _play_day(
+    args: argparse.Namespace,
+    school: School,
+    counter: PieceCounter,
+    scans: ScanClient,
+    stations: list[WeldingStation],
+    *,
+    stop: threading.Event,
+    day: int,
+) -> int:
+    """Plan one day on fresh labels within the orders' quantities, play it, count it."""
+    settings = ShiftSettings(
+        seed=args.seed + day - 1,
+        students=args.students,
+        day_s=args.day_hours * 3600.0,
+        speed=args.speed,
+        first_piece=counter.next_piece,
+        arc_real_s=args.arc_s,
+        pieces_left=counter.left(school),
+        pieces_per_order=args.pieces_per_order,
+        reserved_labels=frozenset(r for r in _split(args.reserve) or [] if r.startswith("P-")),
+    )
+    plan = plan_shift(school, settings)
+    counter.hand_out(plan.pieces)
+    fresh = sum(len(labels) for labels in plan.pieces.values())
     real_s = plan.actions[-1].at_s / settings.speed if plan.actions else 0.0
+    if fresh == 0:
+        print(
+            "Toutes les pièces des OF de l'école sont lancées (quantités atteintes) : "
+            "plus de nouvelle pièce à simuler.",
+            file=sys.stderr,
+            flush=True,
+        )
     print(
-        f"Journée simulée : {len(plan.students)} élève(s), {len(plan.actions)} action(s), "
+        f"Journée simulée n° {day} : {len(plan.students)} élève(s), {len(plan.actions)} "
+        f"action(s), {fresh} étiquette(s) pièce à partir du n° {settings.first_piece}, "
         f"environ {real_s / 60:.1f} min à ×{settings.speed:g}. Ctrl-C pour arrêter.",
         flush=True,
     )
-    with ScanClient(args.server, args.token, event_prefix="shift") as scans:
-        runner = ShiftRunner(plan, scans, {s.device: s for s in stations}, stop=stop)
-        report = runner.run(args.duration_s)
-    _power_off_all(stations)
+    runner = ShiftRunner(plan, scans, {s.device: s for s in stations}, stop=stop)
+    report = runner.run(args.duration_s)
+    labels = {label for own in plan.pieces.values() for label in own}
+    full = {
+        action.work_order
+        for action, outcome in _piece_scans(plan, report)
+        if outcome.error_code == TOO_MANY_PIECES and action.work_order
+    }
+    counter.settle(
+        plan.pieces,
+        scanned=(o.code for o in report.outcomes if o.code in labels),
+        full=full,
+        quantities={w.number: w.quantity for w in school.work_orders},
+    )
     total = len(report.outcomes)
     accepted = report.count("accepted") + report.count("duplicate")
     print(
-        f"Fin de journée : {total} scan(s), {accepted} accepté(s), "
+        f"Fin de journée n° {day} : {total} scan(s), {accepted} accepté(s), "
         f"{len(report.refusals)} refusé(s), {report.count('failed')} non transmis, "
         f"{report.welds} soudure(s).",
         flush=True,
     )
     unauthorised = sum(1 for o in report.outcomes if o.http_status == 401)
-    if total and (report.count("failed") + unauthorised) == total:
-        print("Aucun scan n'a été accepté : serveur injoignable ou jeton refusé.", file=sys.stderr)
+    if total and unauthorised == total:
+        print("Aucun scan n'a été accepté : jeton refusé par le serveur.", file=sys.stderr)
         return EXIT_FAILED
+    if total and report.count("failed") == total and not stop.is_set():
+        print("Aucun scan n'a été accepté : serveur injoignable.", file=sys.stderr)
+        return EXIT_OK if args.loop else EXIT_FAILED
     return EXIT_OK
+
+
+def _piece_scans(plan: ShiftPlan, report: ShiftReport) -> list[tuple[ShiftAction, ScanOutcome]]:
+    """Pair each piece-label scan played with the planned action it came from."""
+    by_label = {a.code: a for a in plan.actions if a.note == "piece" and a.code}
+    return [(by_label[o.code], o) for o in report.outcomes if o.code in by_label]
+
+
+def _passwords(text: str | None) -> dict[str, str]:
+    """Parse `device=password,device=password` (passwords hold neither `,` nor `=`)."""
+    found: dict[str, str] = {}
+    for part in _split(text) or []:
+        device, sep, password = part.partition("=")
+        if not sep or not device or not password:
+            raise ValueError("mots de passe MQTT attendus sous la forme poste=mot-de-passe,…")
+        found[device] = password
+    return found
+
+
+def _wait_for_server(server: str, timeout_s: float, stop: threading.Event) -> bool:
+    """Wait until the server's health endpoint answers 200; tell whether it did."""
+    deadline = time.monotonic() + timeout_s
+    url = server.rstrip("/") + "/api/v1/health"
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2.0).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        stop.wait(0.3)
+    return False
+
+
+def _release_stations(server: str, token: str, school: School, scans: ScanClient) -> None:
+    """Badge out whoever an earlier run left badged in at this simulation's stations."""
+    # A run stopped all at once (the demo's processes get SIGTERM together) or killed
+    # cannot badge its students out; their next day would begin with a badge scan that
+    # badges them out instead of in.
+    try:
+        answer = requests.get(
+            server.rstrip("/") + "/api/v1/stations",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5.0,
+        )
+    except requests.RequestException as exc:
+        logger.info("cannot list the stations (%s): nobody badged out", type(exc).__name__)
+        return
+    if answer.status_code != 200:
+        logger.info("stations not readable with this token (HTTP %d)", answer.status_code)
+        return
+    body = answer.json()
+    ours = {s.code for s in school.stations}
+    for station in body.get("stations", []) if isinstance(body, dict) else []:
+        if station.get("code") in ours and station.get("students"):
+            logger.info("badging out who was left at %s", station["code"])
+            scans.scan(ACTION_BADGE_OUT, station=station["code"])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ and their badges, stations, WPS ranges, operation types and routings) and ignore
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,32 @@ class School:
     def default_wps(self, process: str) -> Wps | None:
         """Return the first WPS of a process, in file order."""
         return next((w for w in self.wps.values() if w.process == process), None)
+
+    def without(self, codes: Iterable[str]) -> School:
+        """Return the school less the students, stations and work orders named by codes.
+
+        A student is named by an id or any of their badges, a station by its code or its
+        mqtt_device, a work order by its number: what others keep for themselves (the
+        README's try-outs) is then never touched by a simulation.
+        """
+        names = set(codes)
+        return replace(
+            self,
+            students=tuple(
+                s for s in self.students if s.id not in names and not names & set(s.badges)
+            ),
+            stations=tuple(
+                s for s in self.stations if s.code not in names and s.mqtt_device not in names
+            ),
+            work_orders=tuple(w for w in self.work_orders if w.number not in names),
+        )
+
+    def names(self) -> set[str]:
+        """Return every code `without` understands: ids, badges, stations, devices, orders."""
+        found = {s.id for s in self.students} | {b for s in self.students for b in s.badges}
+        found |= {s.code for s in self.stations} | {s.mqtt_device or "" for s in self.stations}
+        found |= {w.number for w in self.work_orders}
+        return found - {""}
 
 
 def load_school(path: Path) -> School:

@@ -64,6 +64,14 @@ class ShiftSettings:
     # a slow HTTP answer cannot reorder the plan.
     min_real_gap_s: float = 0.3
     handover_real_s: float = 2.0
+    # Pieces each work order may still get (its quantity less those already made); an
+    # order missing from the mapping gets its whole quantity.
+    pieces_left: Mapping[str, int] | None = None
+    # At most this many fresh labels per work order in one day, so that a day spreads
+    # over every order (and every welding process) instead of using up the first one.
+    pieces_per_order: int | None = None
+    # Piece labels kept for someone else: skipped when labels are allocated.
+    reserved_labels: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.speed <= 0 or self.day_s <= 0:
@@ -266,18 +274,30 @@ def _choose_students(school: School, settings: ShiftSettings, rng: random.Random
 def _allocate_pieces(
     school: School, settings: ShiftSettings
 ) -> tuple[list[_Piece], dict[str, tuple[str, ...]]]:
+    """Number each order's labels in turn, as sheets are printed; interleave the orders."""
     number = settings.first_piece
-    pieces: list[_Piece] = []
     labels: dict[str, tuple[str, ...]] = {}
     for work_order in school.work_orders:
+        count = work_order.quantity
+        if settings.pieces_left is not None:
+            count = settings.pieces_left.get(work_order.number, count)
+        if settings.pieces_per_order is not None:
+            count = min(count, settings.pieces_per_order)
         own: list[str] = []
-        for _ in range(work_order.quantity):
+        while len(own) < max(0, count):
             label = piece_label(work_order.year, number)
             number += 1
-            own.append(label)
-            if work_order.steps:
-                pieces.append(_Piece(work_order=work_order, label=label))
+            if label not in settings.reserved_labels:
+                own.append(label)
         labels[work_order.number] = tuple(own)
+    # Students prefer pieces early in this list when everything else is equal: taking
+    # the orders in turn spreads a day over all of them.
+    pieces: list[_Piece] = []
+    for rank in range(max((len(own) for own in labels.values()), default=0)):
+        for work_order in school.work_orders:
+            own = list(labels[work_order.number])
+            if rank < len(own) and work_order.steps:
+                pieces.append(_Piece(work_order=work_order, label=own[rank]))
     return pieces, labels
 
 
@@ -568,12 +588,14 @@ class ShiftRunner:
             elif action.note == "badge_out":
                 badged_at = None
         if badged_at is not None:
-            # The day was cut short: nobody stays badged in overnight.
-            self._scan(ACTION_BADGE_OUT, badged_at)
+            # The day was cut short: nobody stays badged in overnight. One try only: when
+            # everything stops at once the server may be gone already, and the next day
+            # begins by badging out whoever was left.
+            self._scan(ACTION_BADGE_OUT, badged_at, give_up=self.stop)
 
-    def _scan(self, code: str, station: str) -> None:
-        # `stop` is not passed on: a scan under way ends (or gives up) on its own.
-        outcome = self.scans.scan(code, station=station)
+    def _scan(self, code: str, station: str, give_up: threading.Event | None = None) -> None:
+        # `stop` is not passed on during the day: a scan under way ends on its own.
+        outcome = self.scans.scan(code, station=station, stop=give_up)
         with self._lock:
             self.report.outcomes.append(outcome)
 

@@ -1,4 +1,4 @@
-"""The `demo` marker: the end-to-end run of `python -m app.demo` (deselect with -m "not demo")."""
+"""The `demo` marker: end-to-end runs of `python -m demo` (deselect with -m "not demo")."""
 
 from __future__ import annotations
 
@@ -9,6 +9,5 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the demo marker, since --strict-markers refuses unknown ones."""
     config.addinivalue_line(
         "markers",
-        "demo: runs the whole demo (python -m app.demo) from a fresh clone; "
-        'deselect with -m "not demo"',
+        'demo: runs the whole demo (python -m demo) from a fresh copy; deselect with -m "not demo"',
     )

@@ -1,8 +1,9 @@
-"""The demo's private files in instance/: the Flask secret key and the demo credentials.
+"""The demo's private files in instance/: the secret key and the demo's credentials.
 
-A device token and a one-time password are shown once by the CLI and stored only as hashes,
-so the demo keeps the clear values in ``instance/demo.json`` to print them again on the next
-``make demo``. Both files are readable by their owner only; instance/ is never committed.
+A device token and a one-time password are shown once by the CLI and stored only as
+hashes, and Mosquitto keeps only hashes of the MQTT passwords: the demo keeps the clear
+values in `instance/demo.json` to print them again at the next `make demo`. Both files
+are readable by their owner only; instance/ is never committed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import secrets
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +22,19 @@ logger = logging.getLogger(__name__)
 PRIVATE_MODE = 0o600
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 CREDENTIALS_FILE = "demo.json"
-CREDENTIALS_VERSION = 1
-DEMO_TEACHER_EMAIL = "maitre.demo@example.org"
-DEMO_TEACHER_NAME = "Maître de démo"
-DEMO_TOKEN_NAME = "simulateur-demo"  # noqa: S105  (the token's label, not the token)
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create a directory readable by its owner only, if it does not exist yet."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+CREDENTIALS_VERSION = 2
 
 
 def write_private(path: Path, text: str) -> None:
     """Write a file atomically with mode 0600, whatever mode an older copy had."""
-    # mkstemp creates the file 0600 from the start: the secret is never readable by others,
-    # not even for the instant between creating and chmod-ing it.
+    # mkstemp creates the file 0600 from the start: never readable by others, not even
+    # for the instant between creating and chmod-ing it.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, PRIVATE_MODE)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -60,7 +52,7 @@ def read_private(path: Path) -> str | None:
 
 
 def ensure_secret_key(instance: Path) -> str:
-    """Return the demo's Flask secret key, generating it into instance/ the first time."""
+    """Return the Flask secret key of instance/, generating it the first time."""
     path = instance / SECRET_KEY_FILE
     stored = read_private(path)
     if stored and stored.strip():
@@ -72,36 +64,52 @@ def ensure_secret_key(instance: Path) -> str:
 
 
 @dataclass
-class DemoCredentials:
-    """What the demo needs to print its logins again: the token and the teacher's password."""
+class Credentials:
+    """What the demo prints again at each start; None until created."""
 
     token: str | None = None
-    teacher_email: str = DEMO_TEACHER_EMAIL
+    try_token: str | None = None
+    teacher_email: str = "maitre.demo@example.org"
     teacher_password: str | None = None
+    mqtt_passwords: dict[str, str] = field(default_factory=dict)
+
+    def mqtt_password(self, user: str) -> str:
+        """Return a user's MQTT password, choosing a random one the first time."""
+        if user not in self.mqtt_passwords:
+            # URL-safe characters: the password goes into mqtt:// URLs and ws01=… lists.
+            self.mqtt_passwords[user] = secrets.token_urlsafe(18).replace("_", "x")
+        return self.mqtt_passwords[user]
 
 
-def load_credentials(instance: Path) -> DemoCredentials:
-    """Read instance/demo.json; a missing or unreadable file gives empty credentials."""
+def load_credentials(instance: Path) -> Credentials:
+    """Read instance/demo.json; a missing or damaged file gives empty credentials."""
     path = instance / CREDENTIALS_FILE
     text = read_private(path)
     if text is None:
-        return DemoCredentials()
+        return Credentials()
     try:
         data: Any = json.loads(text)
         if not isinstance(data, dict) or data.get("version") != CREDENTIALS_VERSION:
             raise ValueError("unexpected content")
-        return DemoCredentials(
+        passwords = data.get("mqtt_passwords") or {}
+        if not isinstance(passwords, dict) or not all(
+            isinstance(v, str) for v in passwords.values()
+        ):
+            raise ValueError("unexpected MQTT passwords")
+        return Credentials(
             token=_optional_str(data.get("token")),
-            teacher_email=_optional_str(data.get("teacher_email")) or DEMO_TEACHER_EMAIL,
+            try_token=_optional_str(data.get("try_token")),
+            teacher_email=_optional_str(data.get("teacher_email")) or Credentials.teacher_email,
             teacher_password=_optional_str(data.get("teacher_password")),
+            mqtt_passwords={str(k): v for k, v in passwords.items()},
         )
     except ValueError as exc:
-        # Starting over costs a new token and password, which the demo then prints.
+        # Starting over costs new tokens and passwords, which the demo then prints.
         logger.warning("ignoring %s: %s", path, exc)
-        return DemoCredentials()
+        return Credentials()
 
 
-def save_credentials(instance: Path, credentials: DemoCredentials) -> Path:
+def save_credentials(instance: Path, credentials: Credentials) -> Path:
     """Write instance/demo.json (mode 0600) and return its path."""
     path = instance / CREDENTIALS_FILE
     payload = {"version": CREDENTIALS_VERSION, **asdict(credentials)}
