@@ -11,13 +11,14 @@ Usage (bench/scan_api.py and bench/compare.py call it through ``run()``):
         --station CODE [--json FILE]
 where the codes file is a JSON list of scanned codes, sent in order from that station.
 
-This module imports nothing but the standard library and SQLAlchemy at top level: when run
-against another checkout, ``bench`` and ``app`` are that checkout's.
+This module imports nothing but the standard library and SQLAlchemy at top level, and the
+app only when probing: run against another checkout, ``app`` is that checkout's.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -26,6 +27,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy
 
 WARM_UP = "warm-up (token lookup)"
 TRANSACTION_EVENTS = (
@@ -88,7 +91,6 @@ class StatementCounter:
 
     def attach(self, target: Any) -> None:
         """Listen on an engine, or on the ``Engine`` class (every engine of the process)."""
-        from sqlalchemy import event
 
         def before_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
             verb = statement_verb(statement)
@@ -99,13 +101,13 @@ class StatementCounter:
             self.current["statements"] += 1
             self.current[f"sql:{verb}"] += 1
 
-        event.listen(target, "before_cursor_execute", before_cursor_execute)
+        sqlalchemy.event.listen(target, "before_cursor_execute", before_cursor_execute)
         for name in TRANSACTION_EVENTS:
 
             def on_transaction(*_args: Any, _name: str = name) -> None:
                 self.current[_name] += 1
 
-            event.listen(target, name, on_transaction)
+            sqlalchemy.event.listen(target, name, on_transaction)
 
 
 def _flask(env: dict[str, str], *args: str) -> str:
@@ -124,8 +126,7 @@ def _flask(env: dict[str, str], *args: str) -> str:
 def _app_engines(app: Any) -> list[Any] | None:
     """Return the app's engines through flask_sqlalchemy, or None if this version hides them."""
     try:
-        from app.extensions import db  # type: ignore[attr-defined,unused-ignore]
-
+        db = importlib.import_module("app.extensions").db
         with app.app_context():
             return list(db.engines.values())
     except (ImportError, AttributeError, RuntimeError, KeyError):
@@ -145,10 +146,8 @@ def probe(database_url: str, school: Path, codes: list[str], station: str) -> di
     token = token.splitlines()[-1]
     os.environ.update(env)
 
-    import sqlalchemy
-    from app import create_app  # type: ignore[attr-defined,unused-ignore]
-
-    app = create_app()
+    app_package = importlib.import_module("app")
+    app = app_package.create_app()
     engines = _app_engines(app)
     counter = StatementCounter()
     everything = StatementCounter()
@@ -197,11 +196,9 @@ def probe(database_url: str, school: Path, codes: list[str], station: str) -> di
         figures["max_statements"] = max((s["statements"] for s in samples), default=0)
         return figures
 
-    import app as app_package  # type: ignore[attr-defined,unused-ignore]
-
     every = [sample for samples in per_kind.values() for sample in samples]
     return {
-        "app_file": str(Path(app_package.__file__).resolve()),
+        "app_file": str(Path(app_package.__file__ or "?").resolve()),
         "dialect": sqlalchemy.make_url(database_url).get_backend_name(),
         "listened_on": listened,
         "statements_outside_app_engines": unlistened,
@@ -268,9 +265,9 @@ def describe(figures: dict[str, Any]) -> str:
         f"{kind} {values['statements']:.1f}" for kind, values in figures["by_kind"].items()
     )
     return (
-        f"{mean['statements']:.2f} statements per scan + {mean['begin']:.2f} BEGIN,"
-        f" {mean.get('commit', 0.0):.2f} COMMIT, {mean.get('rollback', 0.0):.2f} ROLLBACK"
-        f" (mean of {mean['scans']} scans in-process); by kind: {kinds}"
+        f"{mean['statements']:.2f} (+ {mean['begin']:.2f} BEGIN,"
+        f" {mean.get('commit', 0.0):.2f} COMMIT, {mean.get('rollback', 0.0):.2f} ROLLBACK),"
+        f" mean of {mean['scans']} scans in-process; by kind: {kinds}"
     )
 
 
