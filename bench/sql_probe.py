@@ -30,7 +30,19 @@ from typing import Any
 
 import sqlalchemy
 
-WARM_UP = "warm-up (token lookup)"
+# The kinds of scan, in the order a station's sequence meets them.
+KINDS = (
+    "badge in",
+    "work order",
+    "operation",
+    "piece (starts a run)",
+    "piece",
+    "A-PAUSE (pause)",
+    "A-PAUSE (resume)",
+    "A-FIN",
+    "badge out",
+    "other",
+)
 TRANSACTION_EVENTS = (
     "begin",
     "commit",
