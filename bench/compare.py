@@ -260,7 +260,7 @@ def score(figure: Figure, base: float | None, head: float | None) -> float | Non
         return None
     better, worse = (head, base) if figure.direction == HIGHER else (base, head)
     if worse == 0:
-        return 1.0 if better == 0 else None
+        return 1.0 if better == 0 else None  # None: infinitely better
     return better / worse
 
 
@@ -273,8 +273,8 @@ def verdict(figure: Figure, base: float | None, head: float | None) -> str:
     if figure.direction == ZERO:
         return "ok" if head == 0 else "CHECK"
     ratio = score(figure, base, head)
-    if ratio is None:  # a zero base, a non-zero head: infinitely worse
-        return "WORSE"
+    if ratio is None:  # from zero to something better: infinitely better
+        return "ok"
     return "ok" if ratio >= TARGET else "WORSE"
 
 
@@ -406,9 +406,22 @@ def resolve(name: str, requested: str, into: Path) -> Side:
     return Side(name, requested, sha, f"{sha[:10]} {subject}", path, temporary=True)
 
 
-def has_json_output(checkout: Path, script: str) -> bool:
-    """Tell whether a checkout's benchmark script has the --json option."""
-    return '"--json"' in (checkout / "bench" / script).read_text(encoding="utf-8")
+def checkout_env(side: Side) -> dict[str, str]:
+    """Return the environment of a checkout's processes: its own code first."""
+    return {**os.environ, "PYTHONPATH": str(side.path), "PYTHONUNBUFFERED": "1"}
+
+
+def has_json_output(side: Side, script: str) -> bool:
+    """Tell whether a checkout's benchmark script has the --json option (from its --help)."""
+    result = subprocess.run(
+        [sys.executable, f"bench/{script}", "--help"],
+        cwd=side.path,
+        env=checkout_env(side),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return re.search(r"^\s+--json\b", result.stdout, flags=re.MULTILINE) is not None
 
 
 def run_bench(
@@ -416,11 +429,11 @@ def run_bench(
 ) -> tuple[dict[str, dict[str, float]], str]:
     """Run a checkout's benchmark; return its figures by backend and how they were read."""
     out = logs / f"{tag}.json"
-    use_json = has_json_output(side.path, script)
+    use_json = has_json_output(side, script)
     command = [sys.executable, f"bench/{script}", *args]
     if use_json:
         command += ["--json", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(side.path), "PYTHONUNBUFFERED": "1"}
+    env = checkout_env(side)
     with (logs / f"{tag}.log").open("w", encoding="utf-8") as log:
         result = subprocess.run(
             command,
@@ -508,6 +521,7 @@ def main() -> None:
             backend: {side.name: {} for side in sides} for backend in backends
         }
         sources: dict[str, str] = {}
+        failures: list[str] = []
         benches = [
             (name, script, extra)
             for name, script, extra in (
@@ -522,9 +536,14 @@ def main() -> None:
                     for side in sides:
                         tag = f"r{round_number}-{backend}-{name}-{side.name}"
                         progress(f"round {round_number}/{args.rounds}: {tag}")
-                        figures, source = run_bench(
-                            side, script, ["--db", backend, *extra], logs, tag
-                        )
+                        try:
+                            figures, source = run_bench(
+                                side, script, ["--db", backend, *extra], logs, tag
+                            )
+                        except (RuntimeError, ValueError, KeyError) as exc:
+                            failures.append(f"{tag}: {exc}")
+                            progress(f"FAILED {failures[-1]}")
+                            continue
                         sources[f"{name} {side.name}"] = source
                         for key, value in figures[backend].items():
                             values[backend][side.name].setdefault(key, []).append(value)
@@ -533,7 +552,14 @@ def main() -> None:
             for backend in backends:
                 for side in sides:
                     progress(f"statements per scan: {backend} {side.name}")
-                    probe = probe_statements(side, backend, logs / f"probe-{backend}-{side.name}")
+                    try:
+                        probe = probe_statements(
+                            side, backend, logs / f"probe-{backend}-{side.name}"
+                        )
+                    except (RuntimeError, KeyError) as exc:
+                        failures.append(f"statements {backend} {side.name}: {exc}")
+                        progress(f"FAILED {failures[-1]}")
+                        continue
                     probes[f"{backend} {side.name}"] = probe
                     for key, value in statement_figures(probe).items():
                         values[backend][side.name].setdefault(key, []).append(value)
@@ -542,6 +568,8 @@ def main() -> None:
                 "figures read from: "
                 + ", ".join(f"{key} {source}" for key, source in sorted(sources.items()))
             )
+        for failure in failures:
+            print(f"FAILED (its figures are n/a): {failure}")
         summary: dict[str, Any] = {
             "command": [sys.executable, *sys.argv],
             "base": {"requested": args.base, "sha": base.sha, "description": base.description},
@@ -553,6 +581,7 @@ def main() -> None:
             "logs": str(logs),
             "backends": {},
             "probes": probes,
+            "failures": failures,
         }
         for backend in backends:
             keys = set(values[backend]["base"]) | set(values[backend]["head"])
