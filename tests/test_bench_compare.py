@@ -18,8 +18,10 @@ from bench.compare import (
     figures_for,
     format_table,
     mqtt_figures,
+    overlap,
     parse_mqtt_text,
     parse_scan_text,
+    saturation_note,
     scan_figures,
     score,
     statement_figures,
@@ -201,3 +203,23 @@ def test_the_table_gives_medians_ratios_and_spreads() -> None:
     assert lines[0].startswith("| figure") and "spread" in lines[0]
     assert len({len(line) for line in lines}) == 1
     assert "scan API: open loop p99 ↓" in table
+
+
+def test_a_miss_within_the_spread_is_marked_in_noise() -> None:
+    figure = Figure("scan.closed", "closed", "scans/s", HIGHER)
+    assert overlap(figure, [100.0, 80.0, 120.0], [70.0, 85.0, 60.0])
+    assert not overlap(figure, [100.0, 95.0, 120.0], [70.0, 85.0, 60.0])
+    assert not overlap(figure, [100.0], [70.0])
+    latency = Figure("scan.open_p99", "p99", "ms", LOWER)
+    assert overlap(latency, [10.0, 12.0, 9.0], [13.0, 11.5, 14.0])
+
+
+def test_saturation_note() -> None:
+    rows = table_rows(
+        figures_for(["scan"], set()),
+        {"scan.open_rate": [200.0], "scan.closed": [205.0]},
+        {"scan.open_rate": [200.0], "scan.closed": [600.0]},
+    )
+    note = saturation_note(rows)
+    assert note is not None and "33–98 %" in note
+    assert saturation_note(rows[:1]) is None
