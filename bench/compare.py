@@ -432,7 +432,10 @@ def resolve(name: str, requested: str, into: Path) -> Side:
         dirty = len(git("status", "--porcelain", "--untracked-files=no").splitlines())
         description = f"working tree of {ROOT} (HEAD {sha[:10]} + {dirty} changed files)"
         return Side(name, requested, sha, description, ROOT, temporary=False)
-    sha = git("rev-parse", "--verify", f"{requested}^{{commit}}")
+    try:
+        sha = git("rev-parse", "--verify", "--quiet", f"{requested}^{{commit}}")
+    except subprocess.CalledProcessError:
+        sys.exit(f"--{name}: no commit {requested!r} in {ROOT}")
     subject = git("log", "-1", "--format=%s (%ci)", sha)
     path = into / name
     path.mkdir(parents=True)
@@ -506,10 +509,15 @@ def probe_statements(side: Side, backend: str, work: Path) -> dict[str, Any]:
         )
 
 
+LOADS: list[float] = []
+
+
 def progress(message: str) -> None:
-    """Say what is running, on stderr."""
+    """Say what is running, on stderr, with the machine's load (other processes skew it all)."""
+    load = os.getloadavg()[0]
+    LOADS.append(load)
     sys.stdout.flush()
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}] load {load:.1f}: {message}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -541,10 +549,10 @@ def main() -> None:
         sys.exit("wrk is needed for the scan benchmark: apt-get install wrk")
 
     checkouts = Path(tempfile.mkdtemp(prefix="atelier-compare-"))
-    logs = Path(tempfile.mkdtemp(prefix="atelier-compare-logs-"))
     try:
         base = resolve("base", args.base, checkouts)
         head = resolve("head", args.head, checkouts)
+        logs = Path(tempfile.mkdtemp(prefix="atelier-compare-logs-"))
         sides = (base, head)
         print(f"command: {shlex.join([sys.executable, *sys.argv])}")
         print(f"base:    {args.base} = {base.description}")
@@ -600,6 +608,12 @@ def main() -> None:
                     probes[f"{backend} {side.name}"] = probe
                     for key, value in statement_figures(probe).items():
                         values[backend][side.name].setdefault(key, []).append(value)
+        cores = os.cpu_count() or 1
+        print(
+            f"machine load (1-min load average as each run started): {min(LOADS):.1f} to"
+            f" {max(LOADS):.1f} on {cores} cores"
+            + (": other work ran alongside, expect a wide spread" if max(LOADS) > cores else "")
+        )
         if sources:
             print(
                 "figures read from: "
@@ -619,6 +633,7 @@ def main() -> None:
             "backends": {},
             "probes": probes,
             "failures": failures,
+            "load_averages": LOADS,
         }
         for backend in backends:
             keys = set(values[backend]["base"]) | set(values[backend]["head"])
