@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
 
-.PHONY: demo test lint install bench clean
+.PHONY: demo test lint install bench bench-compare clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Atelier a besoin de Python 3.11 ou plus récent (trouvé : " + sys.version.split()[0] + ").")'
@@ -34,6 +34,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/scan_api.py
 	$(BIN)/python bench/mqtt_ingest.py
 	$(BIN)/python bench/agent.py
+
+# The scan and MQTT benchmarks of the commit before the rewrite and of HEAD, side by side:
+# make bench-compare COMPARE_ARGS="--rounds 3 --head WORKTREE"
+COMPARE_ARGS ?=
+bench-compare: $(STAMP)
+	$(BIN)/python bench/compare.py $(COMPARE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -8,8 +8,8 @@ end from the first publish to the last commit; (3) the worker draining the same 
 queued while it was down. Then every message is checked in the database: none lost,
 none doubled.
 
-Usage: python bench/mqtt_ingest.py [--db sqlite|postgresql|both] [--welds 1000]
-Prints figures; it is not a pass/fail test.
+Usage: python bench/mqtt_ingest.py [--db sqlite|postgresql|both] [--welds 1000] [--json FILE]
+Prints figures (--json also writes them to FILE); it is not a pass/fail test.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def wait_for(url: str, wanted: int, timeout_s: float = 600.0) -> float:
             with engine.connect() as conn:
                 count = conn.execute(
                     sa.text(
-                        "SELECT count(*) FROM events WHERE channel = 'mqtt' AND kind <> 'status'"
+                        "SELECT count(*) FROM events WHERE channel = 'mqtt' AND kind <> 'mqtt.status'"
                     )
                 ).scalar_one()
             if count >= wanted:
@@ -137,11 +137,11 @@ def check(url: str, messages: int, welds: int) -> dict[str, Any]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         recorded = conn.execute(
-            sa.text("SELECT count(*) FROM events WHERE channel = 'mqtt' AND kind <> 'status'")
+            sa.text("SELECT count(*) FROM events WHERE channel = 'mqtt' AND kind <> 'mqtt.status'")
         ).scalar_one()
         distinct = conn.execute(
             sa.text(
-                "SELECT count(DISTINCT key) FROM events WHERE channel = 'mqtt' AND kind <> 'status'"
+                "SELECT count(DISTINCT key) FROM events WHERE channel = 'mqtt' AND kind <> 'mqtt.status'"
             )
         ).scalar_one()
         stored_welds = conn.execute(sa.text("SELECT count(*) FROM welds")).scalar_one()
@@ -243,6 +243,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--welds", type=int, default=1000, help="welds per station and phase")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     started = time.strftime("%Y-%m-%d %H:%M")
@@ -250,8 +251,19 @@ def main() -> None:
         f"MQTT ingest benchmark, {started}, {len(DEVICES)} stations x {args.welds} welds"
         " with samples, QoS 1"
     )
+    results = []
     for backend in backends:
-        report(run_backend(backend, args.welds))
+        results.append(run_backend(backend, args.welds))
+        report(results[-1])
+    if args.json:
+        figures = {
+            "benchmark": "mqtt_ingest",
+            "started": started,
+            "welds": args.welds,
+            "devices": len(DEVICES),
+            "results": results,
+        }
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -4,16 +4,19 @@
     scans/s, next to the throughput of the app's trivial endpoint measured in the same run
     (the ceiling); (b) an open-loop load of 200 scans/s from 40 stations: p50/p99 latency
     measured from each scan's scheduled time (so a slow answer delays nothing unseen).
-Then every scan is checked in the database: none lost, none doubled.
+Then every scan is checked in the database: none lost, none doubled. Last, on a fresh
+database, bench/sql_probe.py counts the SQL statements one scan costs, by kind of scan and
+on average over a station's sequence (in-process, not through the server).
 
-Usage: python bench/scan_api.py [--db sqlite|postgresql|both] [--duration-s 30]
-Prints figures; it is not a pass/fail test.
+Usage: python bench/scan_api.py [--db sqlite|postgresql|both] [--duration-s 30] [--json FILE]
+Prints figures (--json also writes them to FILE); it is not a pass/fail test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import re
 import subprocess
@@ -37,10 +40,15 @@ from bench.common import (
     require_program,
     temp_dir,
 )
+from bench.sql_probe import describe as describe_statements
+from bench.sql_probe import run as run_statement_probe
 
 STATIONS_CLOSED = 20  # part (a): ST-BENCH-01..20
 STATIONS_OPEN = 40  # part (b): ST-BENCH-21..60
 STEPS = (10, 20, 30)
+# The statement probe sends station 1's first 50 pieces: 3 scans to start, 9 per piece,
+# a pause and a resume every 10 pieces, a badge out and in every 25.
+PROBE_SCANS = 3 + 9 * 50 + 2 * 5 + 2 * 2
 
 
 def bench_school() -> str:
@@ -211,13 +219,11 @@ def check_events(
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         keys = [
-            row[0] for row in conn.execute(sa.text("SELECT key FROM events WHERE channel = 'http'"))
+            row[0] for row in conn.execute(sa.text("SELECT key FROM events WHERE kind = 'scan'"))
         ]
         statuses: dict[str, int] = dict(
             conn.execute(
-                sa.text(
-                    "SELECT status, count(*) FROM events WHERE channel = 'http' GROUP BY status"
-                )
+                sa.text("SELECT status, count(*) FROM events WHERE kind = 'scan' GROUP BY status")
             ).all()
         )
         internal = conn.execute(
@@ -255,6 +261,15 @@ def check_events(
         "by_status": statuses,
         "internal_errors": internal,
     }
+
+
+def statements_per_scan(backend: str, workdir: Path) -> dict[str, Any]:
+    """Count the statements of station 1's realistic sequence on a fresh database."""
+    codes = list(itertools.islice(station_codes(1), PROBE_SCANS))
+    probe_dir = workdir / "statements"
+    probe_dir.mkdir()
+    with fresh_database(backend, probe_dir) as url:
+        return run_statement_probe(ROOT, url, bench_school(), codes, "ST-BENCH-01", probe_dir)
 
 
 def run_backend(backend: str, seconds: int, rate: float) -> dict[str, Any]:
@@ -311,6 +326,7 @@ def run_backend(backend: str, seconds: int, rate: float) -> dict[str, Any]:
         "open_loop": open_result,
         "database_is_locked": log.count("database is locked"),
         "check": check,
+        "statements": statements_per_scan(backend, workdir),
     }
 
 
@@ -344,6 +360,7 @@ def report(result: dict[str, Any]) -> None:
     )
     if result["last_error"]:
         print(f"last non-201 answer: {result['last_error']}")
+    print(f"statements per scan: {describe_statements(result['statements'])}")
 
 
 def main() -> None:
@@ -352,13 +369,25 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--duration-s", type=int, default=30)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     require_program("wrk", "apt-get install wrk")
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     started = time.strftime("%Y-%m-%d %H:%M")
     print(f"scan API benchmark: gunicorn 2 workers, {started}, {args.duration_s} s per load")
+    results = []
     for backend in backends:
-        report(run_backend(backend, args.duration_s, args.rate))
+        results.append(run_backend(backend, args.duration_s, args.rate))
+        report(results[-1])
+    if args.json:
+        figures = {
+            "benchmark": "scan_api",
+            "started": started,
+            "duration_s": args.duration_s,
+            "rate": args.rate,
+            "results": results,
+        }
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
