@@ -36,6 +36,9 @@ STATION_PASSWORD = "bench-station-secret"
 INGEST_PASSWORD = "bench-ingest-secret"
 COUNTER_ACL = "\nuser bench-counter\ntopic read atelier/v1/#\n"
 
+# The stations' messages the worker recorded (their births and Wills aside).
+STATION_EVENTS = "FROM events WHERE channel = 'mqtt' AND kind <> 'mqtt.status'"
+
 
 def burst(broker: MosquittoBroker, welds: int, seed: int) -> tuple[dict[str, Any], float]:
     """Publish welds from every device; return the simulator's figures and the start time."""
@@ -119,11 +122,7 @@ def wait_for(url: str, wanted: int, timeout_s: float = 600.0) -> float:
     try:
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                count = conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM events WHERE channel = 'mqtt' AND kind <> 'mqtt.status'"
-                    )
-                ).scalar_one()
+                count = conn.execute(sa.text(f"SELECT count(*) {STATION_EVENTS}")).scalar_one()
             if count >= wanted:
                 return time.time()
             time.sleep(0.05)
@@ -136,13 +135,9 @@ def check(url: str, messages: int, welds: int) -> dict[str, Any]:
     """Check the database: every message once, every weld once."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        recorded = conn.execute(
-            sa.text("SELECT count(*) FROM events WHERE channel = 'mqtt' AND kind <> 'mqtt.status'")
-        ).scalar_one()
+        recorded = conn.execute(sa.text(f"SELECT count(*) {STATION_EVENTS}")).scalar_one()
         distinct = conn.execute(
-            sa.text(
-                "SELECT count(DISTINCT key) FROM events WHERE channel = 'mqtt' AND kind <> 'mqtt.status'"
-            )
+            sa.text(f"SELECT count(DISTINCT key) {STATION_EVENTS}")
         ).scalar_one()
         stored_welds = conn.execute(sa.text("SELECT count(*) FROM welds")).scalar_one()
         rejected = conn.execute(
