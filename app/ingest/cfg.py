@@ -27,6 +27,7 @@ from app.models import (
     StationContext,
     WorkOrder,
     Wps,
+    current_context_id,
     iso,
     operation_code,
     table_of,
@@ -43,9 +44,18 @@ WORK_ORDERS = table_of(WorkOrder)
 WPS = table_of(Wps)
 SITES = table_of(Site)
 
+_LAST_QUEUED = (
+    select(OUTBOX.c.payload)
+    .where(OUTBOX.c.station_id == STATIONS.c.id)
+    .order_by(OUTBOX.c.id.desc())
+    .limit(1)
+    .correlate(STATIONS)
+    .scalar_subquery()
+)
 _IN_FORCE = (
     select(
         STATIONS.c.id,
+        _LAST_QUEUED.label("last_queued"),
         STATIONS.c.mqtt_device,
         SITES.c.code.label("site"),
         RUNS.c.status,
@@ -67,7 +77,7 @@ _IN_FORCE = (
         STATIONS.join(SITES, SITES.c.id == STATIONS.c.site_id)
         .outerjoin(
             CONTEXTS,
-            (CONTEXTS.c.station_id == STATIONS.c.id) & CONTEXTS.c.ended_event_id.is_(None),
+            CONTEXTS.c.id == current_context_id(STATIONS.c.id),
         )
         .outerjoin(RUNS, RUNS.c.id == CONTEXTS.c.active_run_id)
         .outerjoin(PIECES, PIECES.c.id == RUNS.c.piece_id)
@@ -82,12 +92,6 @@ _IN_FORCE = (
         STATIONS.c.mqtt_device.is_not(None),
     )
     .order_by(STATIONS.c.id)
-)
-_LAST_QUEUED = (
-    select(OUTBOX.c.payload)
-    .where(OUTBOX.c.topic == bindparam("topic"))
-    .order_by(OUTBOX.c.id.desc())
-    .limit(1)
 )
 
 
@@ -135,7 +139,7 @@ def queue(scope: Scope, station_ids: Iterable[int]) -> None:
     for row in conn.execute(_IN_FORCE, {"station_ids": ids}):
         topic = cfg_topic(scope.settings.topic_root, row.site, row.mqtt_device)
         content = _content(row)
-        last = conn.execute(_LAST_QUEUED, {"topic": topic}).scalar()
+        last = row.last_queued
         if last is None and content is None:
             continue
         if last is not None and _content_of(last) == content:
@@ -157,6 +161,7 @@ def queue(scope: Scope, station_ids: Iterable[int]) -> None:
             OUTBOX.insert(),
             {
                 "site_id": scope.site_id,
+                "station_id": row.id,
                 "topic": topic,
                 "payload": payload,
                 "retain": True,

@@ -46,6 +46,7 @@ _BADGE = (
     select(
         BADGES.c.student_id,
         BADGES.c.user_id,
+        STUDENTS.c.code,
         STUDENTS.c.name,
         STUDENTS.c.active,
         PRESENCES.c.id.label("presence_id"),
@@ -67,7 +68,7 @@ _LAST_SCAN_AT = select(func.max(EVENTS.c.received_at)).where(
 )
 # Presences opened by scans made at a kiosk, at the station it acts for (or itself).
 _BADGED_HERE = (
-    select(PRESENCES.c.id, PRESENCES.c.student_id, STUDENTS.c.name)
+    select(PRESENCES.c.id, PRESENCES.c.student_id, STUDENTS.c.code, STUDENTS.c.name)
     .join(STUDENTS, STUDENTS.c.id == PRESENCES.c.student_id)
     .join(EVENTS, EVENTS.c.id == PRESENCES.c.event_id)
     .where(
@@ -173,7 +174,7 @@ class ScanRules:
         self.pause_if_empty(current)
         extra = ""
         for row in moving:
-            self.shop.badge_in(target, row.student_id)
+            self.shop.badge_in(target, row.student_id, row.code, row.name)
             extra = self.after_arrival(target, row.student_id) or extra
         who = names([first_name(row.name) for row in moving])
         verb = "est badgé·e" if len(moving) == 1 else "sont badgé·e·s"
@@ -214,7 +215,7 @@ class ScanRules:
             self.shop.badge_out(previous, holder.presence_id)
             self.pause_if_empty(previous)
             moved_from = f" (tu as été sorti·e du poste {previous.name})"
-        self.shop.badge_in(station, holder.student_id)
+        self.shop.badge_in(station, holder.student_id, holder.code, holder.name)
         message = f"Bonjour {first} — badge accepté{moved_from}."
         return message + self.after_arrival(station, holder.student_id)
 
@@ -284,10 +285,8 @@ class ScanRules:
         """Set the work order the station works on."""
         work_order = self.find_work_order(number)
         changes: dict[str, Any] = {"work_order_id": work_order.id}
-        operation_id = station.get("operation_id")
-        if operation_id is not None and self.shop.operation(operation_id).work_order_id != (
-            work_order.id
-        ):
+        selected = self.shop.operation_work_order(station)
+        if selected is not None and selected != work_order.id:
             changes["operation_id"] = None
         piece_id = station.get("piece_id")
         if piece_id is not None:
@@ -304,9 +303,14 @@ class ScanRules:
     def operation(self, station: StationAt, parsed: ParsedCode) -> str:
         """Select a routing step; with a piece selected, start the operation on it."""
         assert parsed.work_order is not None and parsed.step is not None
-        work_order = self.find_work_order(parsed.work_order)
-        operation = self.shop.operation_at(work_order.id, parsed.step)
+        operation = self.shop.step_of_order(parsed.work_order, parsed.step)
         if operation is None:
+            raise Refusal(
+                "unknown_code",
+                f"{parsed.work_order} n'existe pas. Vérifie le numéro sur la fiche suiveuse.",
+                f"unknown work order {parsed.work_order}",
+            )
+        if operation.id is None:
             raise Refusal(
                 "unknown_code",
                 f"{parsed.work_order} n'a pas d'opération {parsed.step:02d}. "
@@ -318,11 +322,11 @@ class ScanRules:
         piece_id = station.get("piece_id")
         if piece_id is not None:
             row = self.shop.piece(piece_id)
-            if row is not None and row.work_order_id == work_order.id:
+            if row is not None and row.work_order_id == operation.order_id:
                 piece = row
         existing = self.check_can_start(station, piece, operation) if piece is not None else None
         station.set(
-            work_order_id=work_order.id,
+            work_order_id=operation.order_id,
             operation_id=operation.id,
             piece_id=piece.id if piece is not None else None,
         )
@@ -380,7 +384,7 @@ class ScanRules:
     def check_quantity(self, work_order: Record, code: str) -> None:
         """Refuse a new label past the order's quantity and its margin for rework."""
         allowed = work_order.quantity + self.scope.settings.extra_pieces
-        if self.shop.pieces_of(work_order.id) >= allowed:
+        if work_order.pieces >= allowed:
             raise Refusal(
                 "too_many_pieces",
                 f"{work_order.number} a déjà toutes ses pièces ({work_order.quantity} "
@@ -465,7 +469,7 @@ class ScanRules:
             present = self.shop.present(station)
             if not present:
                 return f"Personne n'est badgé au poste {station.name}."
-            return self.leave(station, [(row.id, first_name(row.name)) for row in present])
+            return self.leave(station, [(row.presence_id, first_name(row.name)) for row in present])
         self.require_student(station)
         run = station.run
         if run is None:
@@ -491,7 +495,6 @@ class ScanRules:
         grant_evidence(self.scope.conn, [Grant(run.id, self.scope.event_id)], self.scope.now)
         station.set(active_run_id=None, paused_by_exit=False)
         station.run = None
-        self.shop.runs_changed.add(station.id)
         message = f"Bravo ! {label} : terminé."
         if self.shop.complete_if_done(run):
             message += " La pièce est finie : elle attend la validation du maître pro."
@@ -579,7 +582,7 @@ def handle_scan(scope: Scope, scan: Scan) -> Done:
         message, acted_on = rules.apply(parsed)
     except Refusal as refusal:
         refusal.body.update(answer)
-        refusal.body["station"] = _summary(scope, device.id)
+        refusal.body["station"] = _summary(scope, shop, device.id)
         raise
     rules.finish_event()
     scope.columns.update(
@@ -587,15 +590,19 @@ def handle_scan(scope: Scope, scan: Scan) -> Done:
         student_id=rules.student_id,
         undoable=scope.wrote and "undoes_event_id" not in scope.columns,
     )
-    summary = _summary(scope, acted_on.id)
+    summary = _summary(scope, rules.shop, acted_on.id)
     if acted_on.id != device.id:
         summary["via_kiosk"] = device.code
     return Done(message, {**answer, "station": summary})
 
 
-def _summary(scope: Scope, station_id: int) -> dict[str, Any]:
+def _summary(scope: Scope, shop: Shop, station_id: int) -> dict[str, Any]:
     """Describe a station as the scan answer shows it (the read side's one rule)."""
-    return station_statuses(scope.session, scope.site_id, [station_id])[0]
+    known = shop.stations.get(station_id)
+    present = None
+    if known is not None and known.students is not None:
+        present = {station_id: [(p.code, p.name) for p in known.students]}
+    return station_statuses(scope.session, scope.site_id, [station_id], present=present)[0]
 
 
 @handles(BadRequest)

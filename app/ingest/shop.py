@@ -2,21 +2,22 @@
 
 Every change is a row stamped with the event that made it: a presence, a run or an
 interval *inserted* with ``event_id``, or *ended* with ``ended_event_id`` (a run's
-``finished_event_id``); a station's context is a new row that ends the previous one. So
-an event's effects can always be found from the event (``app.ingest.undo``), and nothing
-is ever overwritten.
+``finished_event_id``, a piece's ``completed_event_id``); a station's context is a new row,
+the station's newest. So an event's effects can always be found from the event
+(``app.ingest.undo``), and nothing is ever overwritten.
 
-The statements are Core statements on the model's own tables, built once: a scan costs a
-handful of indexed statements. What an event reads is kept for the rest of that event
-only (``Shop``), never across events.
+The statements are Core statements on the model's own tables, built once, and each reads
+what the rules will need next (a station with its context, run and selection; a work
+order with its routing size and piece count): a scan costs a handful of indexed
+statements. What an event reads is kept for the rest of that event only, never across.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.ingest.core import Scope
@@ -33,6 +34,7 @@ from app.models import (
     StationContext,
     Student,
     WorkOrder,
+    current_context_id,
     table_of,
 )
 
@@ -62,6 +64,10 @@ CONTEXT_FIELDS = (
 )
 
 _RUN_PIECE = PIECES.alias("run_piece")
+_RUN_OPERATION = OPERATIONS.alias("run_operation")
+_RUN_TYPE = TYPES.alias("run_type")
+_SELECTED_OPERATION = OPERATIONS.alias("selected_operation")
+_SELECTED_PIECE = PIECES.alias("selected_piece")
 _STATION_COLUMNS = (
     STATIONS.c.id,
     STATIONS.c.code,
@@ -75,13 +81,21 @@ _STATION_COLUMNS = (
     RUNS.c.station_id.label("run_station_id"),
     RUNS.c.status.label("run_status"),
     _RUN_PIECE.c.code.label("run_piece_code"),
+    _RUN_TYPE.c.name.label("run_operation_name"),
+    _SELECTED_OPERATION.c.work_order_id.label("selected_operation_work_order_id"),
+    _SELECTED_PIECE.c.code.label("selected_piece_code"),
+    _SELECTED_PIECE.c.work_order_id.label("selected_piece_work_order_id"),
+    _SELECTED_PIECE.c.status.label("selected_piece_status"),
+    _SELECTED_PIECE.c.round.label("selected_piece_round"),
 )
 _STATION_FROM = (
-    STATIONS.outerjoin(
-        CONTEXTS, (CONTEXTS.c.station_id == STATIONS.c.id) & CONTEXTS.c.ended_event_id.is_(None)
-    )
+    STATIONS.outerjoin(CONTEXTS, CONTEXTS.c.id == current_context_id(STATIONS.c.id))
     .outerjoin(RUNS, RUNS.c.id == CONTEXTS.c.active_run_id)
     .outerjoin(_RUN_PIECE, _RUN_PIECE.c.id == RUNS.c.piece_id)
+    .outerjoin(_RUN_OPERATION, _RUN_OPERATION.c.id == RUNS.c.operation_id)
+    .outerjoin(_RUN_TYPE, _RUN_TYPE.c.id == _RUN_OPERATION.c.operation_type_id)
+    .outerjoin(_SELECTED_OPERATION, _SELECTED_OPERATION.c.id == CONTEXTS.c.operation_id)
+    .outerjoin(_SELECTED_PIECE, _SELECTED_PIECE.c.id == CONTEXTS.c.piece_id)
 )
 # On PostgreSQL the row lock serialises the events of one station (FOR NO KEY UPDATE lets
 # rows that merely reference the station, a weld or a presence, be written meanwhile);
@@ -99,16 +113,35 @@ _STATION_BY_ID = (
     .with_for_update(of=STATIONS, key_share=True)
 )
 _PRESENT = (
-    select(
-        PRESENCES.c.id,
-        PRESENCES.c.student_id,
-        PRESENCES.c.event_id,
-        STUDENTS.c.code,
-        STUDENTS.c.name,
-    )
+    select(PRESENCES.c.id, PRESENCES.c.student_id, STUDENTS.c.code, STUDENTS.c.name)
     .join(STUDENTS, STUDENTS.c.id == PRESENCES.c.student_id)
     .where(PRESENCES.c.station_id == bindparam("station_id"), PRESENCES.c.ended_at.is_(None))
     .order_by(PRESENCES.c.started_at, PRESENCES.c.id)
+)
+_STEPS = (
+    select(func.count())
+    .select_from(OPERATIONS)
+    .where(OPERATIONS.c.work_order_id == WORK_ORDERS.c.id)
+    .correlate(WORK_ORDERS)
+    .scalar_subquery()
+)
+_PIECE_COUNT = (
+    select(func.count())
+    .select_from(PIECES)
+    .where(PIECES.c.work_order_id == WORK_ORDERS.c.id)
+    .correlate(WORK_ORDERS)
+    .scalar_subquery()
+)
+_WORK_ORDER_COLUMNS = (
+    WORK_ORDERS.c.id,
+    WORK_ORDERS.c.number,
+    WORK_ORDERS.c.product,
+    WORK_ORDERS.c.quantity,
+    _STEPS.label("steps"),
+    _PIECE_COUNT.label("pieces"),
+)
+_WORK_ORDER_BY_ID = select(*_WORK_ORDER_COLUMNS).where(
+    WORK_ORDERS.c.id == bindparam("work_order_id")
 )
 _OPERATION_COLUMNS = (
     OPERATIONS.c.id,
@@ -122,41 +155,46 @@ _OPERATION_COLUMNS = (
     TYPES.c.station_kind,
     WORK_ORDERS.c.number.label("work_order"),
 )
-_OPERATION_FROM = OPERATIONS.join(TYPES, TYPES.c.id == OPERATIONS.c.operation_type_id).join(
-    WORK_ORDERS, WORK_ORDERS.c.id == OPERATIONS.c.work_order_id
-)
 _OPERATION_BY_ID = (
     select(*_OPERATION_COLUMNS)
-    .select_from(_OPERATION_FROM)
-    .where(OPERATIONS.c.id == bindparam("operation_id"))
-)
-_OPERATION_AT = (
-    select(*_OPERATION_COLUMNS)
-    .select_from(_OPERATION_FROM)
-    .where(
-        OPERATIONS.c.work_order_id == bindparam("work_order_id"),
-        OPERATIONS.c.step == bindparam("step"),
+    .select_from(
+        OPERATIONS.join(TYPES, TYPES.c.id == OPERATIONS.c.operation_type_id).join(
+            WORK_ORDERS, WORK_ORDERS.c.id == OPERATIONS.c.work_order_id
+        )
     )
-)
-_STEPS = (
-    select(func.count())
-    .select_from(OPERATIONS)
-    .where(OPERATIONS.c.work_order_id == WORK_ORDERS.c.id)
-    .correlate(WORK_ORDERS)
-    .scalar_subquery()
-)
-_WORK_ORDER_COLUMNS = (
-    WORK_ORDERS.c.id,
-    WORK_ORDERS.c.number,
-    WORK_ORDERS.c.product,
-    WORK_ORDERS.c.quantity,
-    _STEPS.label("steps"),
+    .where(OPERATIONS.c.id == bindparam("operation_id"))
 )
 _WORK_ORDER_BY_NUMBER = select(*_WORK_ORDER_COLUMNS).where(
     WORK_ORDERS.c.site_id == bindparam("site_id"), WORK_ORDERS.c.number == bindparam("number")
 )
-_WORK_ORDER_BY_ID = select(*_WORK_ORDER_COLUMNS).where(
-    WORK_ORDERS.c.id == bindparam("work_order_id")
+# A routing step by its work order's number and its step number, with the order itself
+# (``order_id`` set and ``id`` NULL: the order exists, the step does not).
+_STEP_OF_ORDER = (
+    select(
+        OPERATIONS.c.id,
+        WORK_ORDERS.c.id.label("order_id"),
+        OPERATIONS.c.work_order_id,
+        OPERATIONS.c.step,
+        OPERATIONS.c.wps_id,
+        TYPES.c.id.label("type_id"),
+        TYPES.c.code.label("type_code"),
+        TYPES.c.name,
+        TYPES.c.process,
+        TYPES.c.station_kind,
+        WORK_ORDERS.c.number.label("work_order"),
+    )
+    .select_from(
+        WORK_ORDERS.outerjoin(
+            OPERATIONS,
+            and_(
+                OPERATIONS.c.work_order_id == WORK_ORDERS.c.id,
+                OPERATIONS.c.step == bindparam("step"),
+            ),
+        ).outerjoin(TYPES, TYPES.c.id == OPERATIONS.c.operation_type_id)
+    )
+    .where(
+        WORK_ORDERS.c.site_id == bindparam("site_id"), WORK_ORDERS.c.number == bindparam("number")
+    )
 )
 _PIECE_COLUMNS = (
     PIECES.c.id,
@@ -169,11 +207,6 @@ _PIECE_BY_CODE = select(*_PIECE_COLUMNS).where(
     PIECES.c.site_id == bindparam("site_id"), PIECES.c.code == bindparam("code")
 )
 _PIECE_BY_ID = select(*_PIECE_COLUMNS).where(PIECES.c.id == bindparam("piece_id"))
-_PIECES_OF_ORDER = (
-    select(func.count())
-    .select_from(PIECES)
-    .where(PIECES.c.work_order_id == bindparam("work_order_id"))
-)
 _RUN_OF = select(
     RUNS.c.id, RUNS.c.piece_id, RUNS.c.operation_id, RUNS.c.station_id, RUNS.c.status
 ).where(
@@ -181,11 +214,26 @@ _RUN_OF = select(
     RUNS.c.operation_id == bindparam("operation_id"),
     RUNS.c.round == bindparam("round"),
 )
-_END_CONTEXT = (
-    update(CONTEXTS)
-    .where(CONTEXTS.c.id == bindparam("k_id"))
-    .values(ended_event_id=bindparam("v_event"))
-)
+# Whether a piece's whole routing is finished, in the piece's round.
+_ROUTING_DONE = select(
+    PIECES.c.status,
+    select(func.count())
+    .select_from(OPERATIONS)
+    .where(OPERATIONS.c.work_order_id == PIECES.c.work_order_id)
+    .correlate(PIECES)
+    .scalar_subquery()
+    .label("steps"),
+    select(func.count())
+    .select_from(RUNS)
+    .where(
+        RUNS.c.piece_id == PIECES.c.id,
+        RUNS.c.round == PIECES.c.round,
+        RUNS.c.status == "finished",
+    )
+    .correlate(PIECES)
+    .scalar_subquery()
+    .label("done"),
+).where(PIECES.c.id == bindparam("piece_id"))
 _END_PRESENCE = (
     update(PRESENCES)
     .where(PRESENCES.c.id == bindparam("k_id"), PRESENCES.c.ended_at.is_(None))
@@ -206,15 +254,6 @@ _FINISH_RUN = (
         status="finished", finished_at=bindparam("v_at"), finished_event_id=bindparam("v_event")
     )
 )
-_FINISHED_COUNT = (
-    select(func.count())
-    .select_from(RUNS)
-    .where(
-        RUNS.c.piece_id == bindparam("piece_id"),
-        RUNS.c.round == bindparam("round"),
-        RUNS.c.status == "finished",
-    )
-)
 _COMPLETE_PIECE = (
     update(PIECES)
     .where(PIECES.c.id == bindparam("k_id"), PIECES.c.status == "in_progress")
@@ -225,10 +264,10 @@ _COMPLETE_PIECE = (
     )
 )
 _INSERT_CONTEXT = CONTEXTS.insert()
-_INSERT_PRESENCE = PRESENCES.insert()
+_INSERT_PRESENCE = PRESENCES.insert().returning(PRESENCES.c.id)
 _INSERT_INTERVAL = INTERVALS.insert()
 _INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
-_INSERT_PIECE = PIECES.insert().returning(PIECES.c.id)
+_INSERT_PIECE = PIECES.insert().returning(*_PIECE_COLUMNS)
 
 
 def names(first_names: list[str]) -> str:
@@ -251,19 +290,29 @@ def transient_run(
     )
 
 
+class Present(NamedTuple):
+    """Someone badged in at a station: the presence, the student, their code and name."""
+
+    presence_id: int
+    student_id: int
+    code: str
+    name: str
+
+
 @dataclass
 class StationAt:
     """A station during one event: its locked row, and its context with this event's changes.
 
-    ``context`` is the open ``StationContext`` as a transient model instance: the event
-    changes it in memory, and ``Shop.flush`` writes it as the station's new context row.
+    ``context`` is the station's context as a transient model instance: the event changes
+    it in memory, and ``Shop.flush`` writes it as the station's new context row. Who is
+    badged in is read once, then kept up to date by the event's own badges.
     """
 
     row: Record
     context: StationContext
     run: OperationRun | None
     changed: bool = False
-    students: list[Record] | None = None
+    students: list[Present] | None = None
 
     @property
     def id(self) -> int:
@@ -310,7 +359,9 @@ class Shop:
     stations: dict[int, StationAt] = field(default_factory=dict)
     operations: dict[int, Record] = field(default_factory=dict)
     work_orders: dict[int, Record] = field(default_factory=dict)
+    pieces: dict[int, Record] = field(default_factory=dict)
     piece_codes: dict[int, str] = field(default_factory=dict)
+    operation_names: dict[int, str] = field(default_factory=dict)
     # Welding stations whose run started, paused, resumed or ended (their cfg changes).
     runs_changed: set[int] = field(default_factory=set)
 
@@ -345,6 +396,15 @@ class Shop:
                 row.run_status,
             )
             self.piece_codes[row.run_piece_id] = row.run_piece_code
+            self.operation_names[row.run_operation_id] = row.run_operation_name
+        if row.piece_id is not None:
+            self.pieces[row.piece_id] = Piece(
+                id=row.piece_id,
+                code=row.selected_piece_code,
+                work_order_id=row.selected_piece_work_order_id,
+                status=row.selected_piece_status,
+                round=row.selected_piece_round,
+            )
         context = StationContext(
             station_id=row.id,
             work_order_id=row.work_order_id,
@@ -358,12 +418,13 @@ class Shop:
         self.stations[at.id] = at
         return at
 
-    def present(self, station: StationAt) -> list[Record]:
+    def present(self, station: StationAt) -> list[Present]:
         """Return who is badged in at a station, in the order they arrived."""
         if station.students is None:
-            station.students = list(
-                self.scope.conn.execute(_PRESENT, {"station_id": station.id}).all()
-            )
+            station.students = [
+                Present(*row)
+                for row in self.scope.conn.execute(_PRESENT, {"station_id": station.id})
+            ]
         return station.students
 
     def operation(self, operation_id: int) -> Record:
@@ -374,17 +435,29 @@ class Shop:
             self.operations[operation_id] = row
         return row
 
-    def operation_at(self, work_order_id: int, step: int) -> Record | None:
-        """Return the routing step of a work order, if it exists."""
+    def operation_work_order(self, station: StationAt) -> int | None:
+        """Return the work order of the operation selected at a station (known when loaded)."""
+        operation_id = station.get("operation_id")
+        if operation_id is None:
+            return None
+        if operation_id == station.row.operation_id:
+            return int(station.row.selected_operation_work_order_id)
+        return int(self.operation(operation_id).work_order_id)
+
+    def step_of_order(self, number: str, step: int) -> Record | None:
+        """Return a routing step by order number and step (``id`` NULL: no such step).
+
+        None when the site has no such work order.
+        """
         row = self.scope.conn.execute(
-            _OPERATION_AT, {"work_order_id": work_order_id, "step": step}
+            _STEP_OF_ORDER, {"site_id": self.scope.site_id, "number": number, "step": step}
         ).first()
-        if row is not None:
+        if row is not None and row.id is not None:
             self.operations[row.id] = row
         return row
 
     def work_order_by_number(self, number: str) -> Record | None:
-        """Return a work order of the site by its number, with the size of its routing."""
+        """Return a work order of the site by its number, with its routing size."""
         row = self.scope.conn.execute(
             _WORK_ORDER_BY_NUMBER, {"site_id": self.scope.site_id, "number": number}
         ).first()
@@ -393,7 +466,7 @@ class Shop:
         return row
 
     def work_order(self, work_order_id: int) -> Record:
-        """Return a work order by its id."""
+        """Return a work order by its id, with its routing size and piece count."""
         row = self.work_orders.get(work_order_id)
         if row is None:
             row = self.scope.conn.execute(_WORK_ORDER_BY_ID, {"work_order_id": work_order_id}).one()
@@ -402,19 +475,21 @@ class Shop:
 
     def piece_by_code(self, code: str) -> Record | None:
         """Return a piece of the site by its label code."""
-        return self.scope.conn.execute(
+        row = self.scope.conn.execute(
             _PIECE_BY_CODE, {"site_id": self.scope.site_id, "code": code}
         ).first()
+        if row is not None:
+            self.pieces[row.id] = row
+        return row
 
     def piece(self, piece_id: int) -> Record | None:
         """Return a piece by its id."""
-        return self.scope.conn.execute(_PIECE_BY_ID, {"piece_id": piece_id}).first()
-
-    def pieces_of(self, work_order_id: int) -> int:
-        """Count the pieces a work order has."""
-        return int(
-            self.scope.conn.execute(_PIECES_OF_ORDER, {"work_order_id": work_order_id}).scalar_one()
-        )
+        row = self.pieces.get(piece_id)
+        if row is None:
+            row = self.scope.conn.execute(_PIECE_BY_ID, {"piece_id": piece_id}).first()
+            if row is not None:
+                self.pieces[piece_id] = row
+        return row
 
     def run_of(self, piece: Record, operation_id: int) -> Record | None:
         """Return the run of a routing step on a piece (in its round), if it was started."""
@@ -424,16 +499,18 @@ class Shop:
 
     def run_label(self, run: OperationRun) -> str:
         """Name a run for a student: « Soudage MAG sur la pièce P-2026-000001 »."""
-        return (
-            f"{self.operation(run.operation_id).name} sur la pièce {self.piece_codes[run.piece_id]}"
-        )
+        name = self.operation_names.get(run.operation_id)
+        if name is None:
+            name = self.operation(run.operation_id).name
+        return f"{name} sur la pièce {self.piece_codes[run.piece_id]}"
 
     # -- presences -------------------------------------------------------------------------
 
-    def badge_in(self, station: StationAt, student_id: int) -> None:
+    def badge_in(self, station: StationAt, student_id: int, code: str, name: str) -> None:
         """Badge a student in at a station."""
         scope = self.scope
-        scope.write(
+        present = self.present(station)
+        presence_id = scope.write(
             _INSERT_PRESENCE,
             {
                 "station_id": station.id,
@@ -443,8 +520,8 @@ class Shop:
                 "ended_at": None,
                 "ended_event_id": None,
             },
-        )
-        station.students = None
+        ).scalar_one()
+        present.append(Present(presence_id, student_id, code, name))
 
     def badge_out(self, station: StationAt, presence_id: int) -> None:
         """End a presence at a station."""
@@ -452,7 +529,8 @@ class Shop:
             _END_PRESENCE,
             {"k_id": presence_id, "v_at": self.scope.now, "v_event": self.scope.event_id},
         )
-        station.students = None
+        if station.students is not None:
+            station.students = [p for p in station.students if p.presence_id != presence_id]
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -495,6 +573,7 @@ class Shop:
         ).scalar_one()
         run = transient_run(run_id, piece.id, operation.id, station.id, "running")
         self.piece_codes[piece.id] = piece.code
+        self.operation_names[operation.id] = operation.name
         self._open_interval(run)
         self.join(run, [row.student_id for row in self.present(station)])
         self.runs_changed.add(station.id)
@@ -513,11 +592,14 @@ class Shop:
             },
         )
 
-    def pause(self, run: OperationRun) -> None:
-        """Stop the clock of a running run."""
+    def _stop_clock(self, run: OperationRun) -> None:
         scope = self.scope
         scope.write(_END_INTERVALS, {"k_run": run.id, "v_at": scope.now, "v_event": scope.event_id})
-        scope.write(_SET_RUN_STATUS, {"k_id": run.id, "v_status": "paused"})
+
+    def pause(self, run: OperationRun) -> None:
+        """Stop the clock of a running run."""
+        self._stop_clock(run)
+        self.scope.write(_SET_RUN_STATUS, {"k_id": run.id, "v_status": "paused"})
         run.status = "paused"
         self.runs_changed.add(run.station_id)
 
@@ -533,20 +615,16 @@ class Shop:
     def finish(self, run: OperationRun) -> None:
         """End a run (its clock stopped first)."""
         if run.status == "running":
-            self.pause(run)
+            self._stop_clock(run)
         scope = self.scope
         scope.write(_FINISH_RUN, {"k_id": run.id, "v_at": scope.now, "v_event": scope.event_id})
         run.status = "finished"
+        self.runs_changed.add(run.station_id)
 
     def complete_if_done(self, run: OperationRun) -> bool:
         """Mark the run's piece as awaiting review once its whole routing is finished."""
-        piece = self.piece(run.piece_id)
-        assert piece is not None
-        steps = int(self.work_order(piece.work_order_id).steps)
-        done = self.scope.conn.execute(
-            _FINISHED_COUNT, {"piece_id": run.piece_id, "round": piece.round}
-        ).scalar_one()
-        if not steps or done < steps:
+        done = self.scope.conn.execute(_ROUTING_DONE, {"piece_id": run.piece_id}).one()
+        if done.status != "in_progress" or not done.steps or done.done < done.steps:
             return False
         scope = self.scope
         scope.write(
@@ -557,7 +635,7 @@ class Shop:
     def create_piece(self, code: str, work_order_id: int) -> Record:
         """Create a piece from a new label, under a work order."""
         scope = self.scope
-        piece_id = scope.write(
+        created = scope.write(
             _INSERT_PIECE,
             {
                 "site_id": scope.site_id,
@@ -570,30 +648,24 @@ class Shop:
                 "completed_at": None,
                 "completed_event_id": None,
             },
-        ).scalar_one()
-        created = self.piece(piece_id)
-        assert created is not None
-        self.piece_codes[piece_id] = code
+        ).one()
+        self.pieces[created.id] = created
+        self.piece_codes[created.id] = code
         return created
 
     # -- writing contexts ------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the stations' changed contexts: end each open row, open a new one."""
+        """Write each changed station context as the station's new, newest context row."""
         scope = self.scope
         for station in self.stations.values():
             if not station.changed:
                 continue
-            if station.row.context_id is not None:
-                scope.write(
-                    _END_CONTEXT, {"k_id": station.row.context_id, "v_event": scope.event_id}
-                )
             scope.write(
                 _INSERT_CONTEXT,
                 {
                     "station_id": station.id,
                     "event_id": scope.event_id,
-                    "ended_event_id": None,
                     **{name: station.get(name) for name in CONTEXT_FIELDS},
                 },
             )

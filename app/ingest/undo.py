@@ -2,11 +2,12 @@
 
 Every row a scan created carries its event id (``event_id``), every row it ended carries it
 too (``ended_event_id``, ``finished_event_id``, ``completed_event_id``). Undoing the scan
-deletes the first and reopens the second, newest dependencies first, inside a savepoint.
-If the shop moved on since — a row the scan created was ended by a later event, or a later
-row depends on one (a participant, evidence, a weld, an assessment: foreign keys), or a row
-it ended cannot be reopened (the student is badged in elsewhere: unique indexes) — nothing
-is changed and ``UndoConflict`` says so.
+deletes the first and reopens the second, newest dependencies first, inside a savepoint; a
+station context it wrote is deleted, and the one before is the station's newest again.
+If the shop moved on since — a row the scan created was ended or superseded by a later
+event, or a later row depends on one (a participant, evidence, a weld, an assessment:
+foreign keys), or a row it ended cannot be reopened (the student is badged in elsewhere:
+unique indexes) — nothing is changed and ``UndoConflict`` says so.
 """
 
 from __future__ import annotations
@@ -71,10 +72,16 @@ def last_undoable(scope: Scope, station_id: int, cutoff: datetime) -> Record | N
     ).first()
 
 
+_LATER_CONTEXT = CONTEXTS.alias("later")
+_SUPERSEDED = exists().where(
+    _LATER_CONTEXT.c.station_id == CONTEXTS.c.station_id, _LATER_CONTEXT.c.id > CONTEXTS.c.id
+)
+
+
 def _moved_on(scope: Scope, event_id: int) -> str | None:
     """Say which row the event created was changed by a later event, if one was."""
     checks = (
-        ("station context", CONTEXTS, CONTEXTS.c.ended_event_id.is_not(None)),
+        ("station context", CONTEXTS, _SUPERSEDED),
         ("presence", PRESENCES, PRESENCES.c.ended_at.is_not(None)),
         ("run interval", INTERVALS, INTERVALS.c.ended_at.is_not(None)),
     )
@@ -122,9 +129,7 @@ def undo_event(scope: Scope, event_id: int) -> set[int]:
 
 def _stations_touched(scope: Scope, event_id: int) -> set[int]:
     query = union(
-        select(CONTEXTS.c.station_id).where(
-            (CONTEXTS.c.event_id == event_id) | (CONTEXTS.c.ended_event_id == event_id)
-        ),
+        select(CONTEXTS.c.station_id).where(CONTEXTS.c.event_id == event_id),
         select(INTERVALS.c.station_id).where(
             (INTERVALS.c.event_id == event_id) | (INTERVALS.c.ended_event_id == event_id)
         ),
@@ -144,8 +149,8 @@ def _revert(scope: Scope, event_id: int) -> None:
         .where(PIECES.c.completed_event_id == event_id)
         .values(status="in_progress", completed_at=None, completed_event_id=None)
     )
+    # The station's context before the event becomes its newest again.
     write(delete(CONTEXTS).where(CONTEXTS.c.event_id == event_id))
-    write(update(CONTEXTS).where(CONTEXTS.c.ended_event_id == event_id).values(ended_event_id=None))
     write(delete(PARTICIPANTS).where(PARTICIPANTS.c.event_id == event_id))
     write(delete(INTERVALS).where(INTERVALS.c.event_id == event_id))
     write(

@@ -31,6 +31,7 @@ from app.models.production import (
     StationContext,
     WorkOrder,
     Wps,
+    current_context_id,
     operation_code,
     operation_type_competencies,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "WeldStudent",
     "WorkOrder",
     "Wps",
+    "current_context_id",
     "first_name",
     "iso",
     "operation_code",

@@ -14,19 +14,23 @@ from typing import TYPE_CHECKING
 from sqlalchemy import (
     CheckConstraint,
     Column,
+    ColumnElement,
     Date,
     Float,
     ForeignKey,
     Index,
+    ScalarSelect,
     String,
     Table,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column, relationship
 
 from app.models.base import Base
-from app.models.types import UtcDateTime, utcnow
+from app.models.types import UtcDateTime, table_of, utcnow
 
 if TYPE_CHECKING:
     from app.models.curriculum import Competency
@@ -46,7 +50,6 @@ STATION_KINDS = (
 KIOSK = "kiosk"
 WELDING = "welding"
 
-OPEN_CONTEXT = text("ended_event_id IS NULL")
 OPEN_PERIOD = text("ended_at IS NULL")
 
 operation_type_competencies = Table(
@@ -75,28 +78,20 @@ class Station(Base):
 
 
 class StationContext(Base):
-    """What a station works on, from the event that set it to the one that changed it.
+    """What a station works on, as an event set it: one row per change, never updated.
 
-    The open row (``ended_event_id`` NULL, one per station) is the station's context now:
-    the work order, operation and piece selected, the run in progress, and for a kiosk the
-    station it acts for. A station with no row has nothing selected.
+    A station's newest row is its context now (``current_context_id``): the work order,
+    operation and piece selected, the run in progress, and for a kiosk the station it acts
+    for. A station with no row has nothing selected; undoing the event that made the newest
+    row brings the one before back.
     """
 
     __tablename__ = "station_contexts"
-    __table_args__ = (
-        Index(
-            "uq_station_contexts_open_station",
-            "station_id",
-            unique=True,
-            sqlite_where=OPEN_CONTEXT,
-            postgresql_where=OPEN_CONTEXT,
-        ),
-    )
+    __table_args__ = (Index("ix_station_contexts_station_latest", "station_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
-    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
     piece_id: Mapped[int | None] = mapped_column(ForeignKey("pieces.id"))
@@ -105,6 +100,16 @@ class StationContext(Base):
     acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     # The active run was paused because the last student left: the next one resumes it.
     paused_by_exit: Mapped[bool] = mapped_column(default=False)
+
+
+def current_context_id(
+    station_id: ColumnElement[int] | InstrumentedAttribute[int],
+) -> ScalarSelect[int]:
+    """Return the id of a station's context now (its newest row), correlated to ``station_id``."""
+    contexts = table_of(StationContext).alias("newest")
+    return (
+        select(func.max(contexts.c.id)).where(contexts.c.station_id == station_id).scalar_subquery()
+    )
 
 
 class Customer(Base):

@@ -191,9 +191,12 @@ class MqttOutbox(Base):
     """
 
     __tablename__ = "mqtt_outbox"
+    __table_args__ = (Index("ix_mqtt_outbox_station_latest", "station_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    # The station whose cfg it is: its newest row is the cfg last queued for it.
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     topic: Mapped[str] = mapped_column(String(200))
     payload: Mapped[str] = mapped_column(String(4000))
     retain: Mapped[bool] = mapped_column(default=True)

@@ -35,6 +35,7 @@ from app.models import (
     Student,
     Weld,
     WorkOrder,
+    current_context_id,
     iso,
     operation_code,
     table_of,
@@ -104,9 +105,7 @@ _COLUMNS = (
     DEVICES.c.arc_started_at,
 )
 _FROM = (
-    STATIONS.outerjoin(
-        CONTEXTS, (CONTEXTS.c.station_id == STATIONS.c.id) & CONTEXTS.c.ended_event_id.is_(None)
-    )
+    STATIONS.outerjoin(CONTEXTS, CONTEXTS.c.id == current_context_id(STATIONS.c.id))
     .outerjoin(_SEL_WO, _SEL_WO.c.id == CONTEXTS.c.work_order_id)
     .outerjoin(_SEL_OP, _SEL_OP.c.id == CONTEXTS.c.operation_id)
     .outerjoin(_SEL_TYPE, _SEL_TYPE.c.id == _SEL_OP.c.operation_type_id)
@@ -165,25 +164,36 @@ def station_statuses(
     station_ids: Sequence[int] | None = None,
     *,
     detail: bool = False,
+    present: dict[int, list[tuple[str, str]]] | None = None,
 ) -> list[dict[str, Any]]:
     """Describe what stations are doing: these ones, or every station of the site by code.
 
     ``detail`` adds what the wall board shows of welding stations (``welding``: device
-    state, arc start, last weld), with datetimes rather than the API's text.
+    state, arc start, last weld), with datetimes rather than the API's text. ``present``
+    gives who is badged in at the stations asked for, as (code, name), when the caller
+    knows already (the core, answering a scan).
     """
     conn = session.connection()
+    present_rows: Any
     if station_ids is None:
         rows = conn.execute(_OF_SITE_DETAILED if detail else _OF_SITE, {"site_id": site_id})
         present_rows = conn.execute(_PRESENT_OF_SITE, {"site_id": site_id})
     else:
         wanted = sorted(set(station_ids))
         rows = conn.execute(_BY_IDS, {"station_ids": wanted})
-        present_rows = conn.execute(_PRESENT_AT, {"station_ids": wanted})
+        if present is not None and set(present) >= set(wanted):
+            present_rows = [
+                (station_id, code, name)
+                for station_id in wanted
+                for code, name in present[station_id]
+            ]
+        else:
+            present_rows = conn.execute(_PRESENT_AT, {"station_ids": wanted})
     stations = rows.all()
-    present: dict[int, list[dict[str, str]]] = defaultdict(list)
+    badged: dict[int, list[dict[str, str]]] = defaultdict(list)
     for station_id, code, name in present_rows:
-        present[station_id].append({"id": code, "name": name})
-    described = {row.id: describe(row, present.get(row.id, []), detail) for row in stations}
+        badged[station_id].append({"id": code, "name": name})
+    described = {row.id: describe(row, badged.get(row.id, []), detail) for row in stations}
     if station_ids is None:
         return list(described.values())
     return [described[station_id] for station_id in station_ids if station_id in described]

@@ -21,6 +21,7 @@ from app.models import (
     Presence,
     StationContext,
     Student,
+    current_context_id,
 )
 from tests.factories import Scanner, make_token
 
@@ -113,7 +114,9 @@ def check_invariants() -> None:
     ).all()
     assert all(count == 1 for _, count in open_per_student)
     for state in db.session.execute(
-        select(StationContext).where(StationContext.ended_event_id.is_(None))
+        select(StationContext).where(
+            StationContext.id == current_context_id(StationContext.station_id)
+        )
     ).scalars():
         if state.active_run_id is not None:
             run = db.session.get(OperationRun, state.active_run_id)

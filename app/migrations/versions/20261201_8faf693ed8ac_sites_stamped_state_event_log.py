@@ -108,6 +108,16 @@ def upgrade():
     for table in OWNED:
         _site_column(table, index=table in {"users", "device_tokens", "mqtt_outbox"})
     _site_column("stations")
+    with op.batch_alter_table("mqtt_outbox") as batch:
+        batch.add_column(sa.Column("station_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_mqtt_outbox_station_id_stations", "stations", ["station_id"], ["id"]
+        )
+        batch.create_index("ix_mqtt_outbox_station_latest", ["station_id", "id"])
+    op.execute(
+        "UPDATE mqtt_outbox SET station_id = (SELECT s.id FROM stations AS s "
+        "WHERE mqtt_outbox.topic LIKE '%/' || s.mqtt_device || '/cfg')"
+    )
     with op.batch_alter_table("stations") as batch:
         batch.drop_constraint("uq_stations_code", type_="unique")
         batch.drop_constraint("uq_stations_mqtt_device", type_="unique")
@@ -296,7 +306,6 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("station_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
-        sa.Column("ended_event_id", sa.Integer(), nullable=True),
         sa.Column("work_order_id", sa.Integer(), nullable=True),
         sa.Column("operation_id", sa.Integer(), nullable=True),
         sa.Column("piece_id", sa.Integer(), nullable=True),
@@ -310,9 +319,6 @@ def upgrade():
             ["active_run_id"],
             ["operation_runs.id"],
             name=op.f("fk_station_contexts_active_run_id_operation_runs"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["ended_event_id"], ["events.id"], name=op.f("fk_station_contexts_ended_event_id_events")
         ),
         sa.ForeignKeyConstraint(
             ["event_id"], ["events.id"], name=op.f("fk_station_contexts_event_id_events")
@@ -334,16 +340,8 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_station_contexts")),
     )
     with op.batch_alter_table("station_contexts") as batch:
-        batch.create_index("ix_station_contexts_ended_event_id", ["ended_event_id"])
         batch.create_index("ix_station_contexts_event_id", ["event_id"])
-        batch.create_index("ix_station_contexts_station_id", ["station_id"])
-        batch.create_index(
-            "uq_station_contexts_open_station",
-            ["station_id"],
-            unique=True,
-            sqlite_where=sa.text("ended_event_id IS NULL"),
-            postgresql_where=sa.text("ended_event_id IS NULL"),
-        )
+        batch.create_index("ix_station_contexts_station_latest", ["station_id", "id"])
     if conn.execute(sa.text("SELECT 1 FROM station_states LIMIT 1")).first():
         conn.execute(
             sa.text(
