@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_login import current_user
 
-from app import cli, errors, models  # noqa: F401  (models: registers every table)
+from app import cli, errors, i18n, models  # noqa: F401  (models: registers every table)
 from app.api import bp as api_bp
 from app.auth import bp as auth_bp
 from app.board import bp as board_bp
@@ -47,6 +47,7 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
 
     cli.register(app)
+    i18n.register(app)  # after every command is registered: French help for them all
     _register_hooks(app)
     return app
 
