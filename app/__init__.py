@@ -7,11 +7,9 @@ from typing import Any
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
 
-from app import cli, ingest, models  # noqa: F401  (register every table and every handler)
+from app import cli, errors, i18n, ingest, models  # noqa: F401  (tables and handlers)
 from app.api import bp as api_bp
-from app.api import http_error
 from app.auth import bp as auth_bp
 from app.board import bp as board_bp
 from app.config import Config
@@ -46,9 +44,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)
-    app.register_error_handler(HTTPException, http_error)
+    errors.register(app)
 
     cli.register(app)
+    i18n.register(app)  # after every command is registered: French help for them all
     _register_hooks(app)
     return app
 
