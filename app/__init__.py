@@ -12,8 +12,15 @@ from app import cli, errors, i18n, ingest, models  # noqa: F401  (tables and han
 from app.api import bp as api_bp
 from app.auth import bp as auth_bp
 from app.board import bp as board_bp
-from app.config import Config
-from app.extensions import configure_sqlite, csrf, db, login_manager, migrate
+from app.config import Config, ConfigError
+from app.extensions import (
+    StrictJSONProvider,
+    configure_sqlite,
+    csrf,
+    db,
+    login_manager,
+    migrate,
+)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -21,10 +28,14 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def create_app(config: Config | None = None) -> Flask:
     """Build the Flask application: config, extensions, blueprints, CLI."""
     app = Flask(__name__, instance_relative_config=True)
-    if config is None:
-        config = Config.from_env(app.instance_path)
-    app.config.update(config.flask_mapping())
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = StrictJSONProvider(app)
+    try:
+        if config is None:
+            config = Config.from_env(app.instance_path)
+        app.config.update(config.flask_mapping())
+    except ConfigError as exc:
+        # A person reads this (the CLI, gunicorn's log): the French sentence, no traceback.
+        raise SystemExit(f"Erreur : {exc}") from None
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 # What event_id and station may contain: no control character (C0, DEL, C1), no line or
-# paragraph separator, no lone surrogate. The scan API applies this same pattern.
-PRINTABLE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\ud800-\\udfff]*$"
+# paragraph separator. The scan API applies this same pattern (and refuses a lone
+# surrogate too, which is no Unicode text at all: no pattern engine can name it). It says
+# "no such character anywhere" with a lookahead rather than "^[^…]*$": Python's "$" (that
+# of most JSON Schema tools) also matches before a final newline, ECMA-262's does not.
+PRINTABLE_PATTERN = "^(?![\\s\\S]*[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029])"
+# scanned_at's year, as written: 1970 to 2999.
+TIMESTAMP_YEAR_PATTERN = "^(19[7-9][0-9]|2[0-9][0-9][0-9])-"
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
@@ -44,6 +49,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "format": "date-time",
                 "maxLength": 40,
+                "pattern": TIMESTAMP_YEAR_PATTERN,
                 "description": ("Advisory, between 1970 and 2999; the server stamps its own time."),
             },
         },

@@ -52,9 +52,9 @@ def _text(
 
 
 def _printable(value: str, key: str) -> str:
-    # The rule the OpenAPI document states: no control character, no line separator, no
+    # The rule the OpenAPI document states: no control character, no line separator; and no
     # lone surrogate (no database could store one).
-    if not PRINTABLE.fullmatch(value):
+    if not PRINTABLE.search(value) or safe_text(value) != value:
         raise BadScan(f"le champ « {key} » contient des caractères invisibles")
     return value
 

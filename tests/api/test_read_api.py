@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,10 +10,14 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from sqlalchemy import event
 
+from app.boundary import submit, web_origin
 from app.extensions import db
-from app.models import Assessment, Evidence, utcnow
-from tests.factories import Scanner, make_staff, make_token
+from app.ingest.events import AssessmentInput, ReviewPiece
+from app.models import utcnow
+from tests.board.welding import WeldingStation
+from tests.factories import MINIMAL_SCHOOL, Scanner, load_school, make_staff, make_token
 
 LUCAS = "0A00F1C2D3"
 LEA = "B-0003"
@@ -66,14 +71,19 @@ def test_piece_shows_its_order_operations_students_and_evidence(
 def test_portfolio_lists_every_competency_of_the_students_framework(
     client: FlaskClient, reader: dict[str, str], made_piece: None
 ) -> None:
+    cutter = Scanner(client, make_token("ST-PLASMA"))
+    cutter.ok(LEA)
+    cutter.ok("OF-2026-0001-10")
+    cutter.ok("P-2026-000001")
+    cutter.ok("A-FIN")
+    cutter.ok("OF-2026-0001-30")
+    cutter.ok("P-2026-000001")
+    cutter.ok("A-FIN")
     teacher = make_staff()
-    evidence = db.session.query(Evidence).filter_by(student_id=1).one()
-    db.session.add(
-        Assessment(
-            evidence_id=evidence.id, level="3", assessed_by_id=teacher.id, assessed_at=utcnow()
-        )
+    review = ReviewPiece(
+        "P-2026-000001", "conforme", (AssessmentInput("E2026-001", "cap-rics:C4", "3"),)
     )
-    db.session.commit()
+    assert submit(web_origin(teacher), review).accepted
     response = client.get("/api/v1/students/E2026-001/portfolio", headers=reader)
     assert response.status_code == 200
     body = response.get_json()
@@ -163,3 +173,75 @@ def test_openapi_document_describes_every_api_route(app: Any, client: FlaskClien
     documented = {path.replace("{id}", "{code}") for path in document["paths"]}
     assert routes == documented
     Draft202012Validator.check_schema({"$defs": document["components"]["schemas"]})
+
+
+def test_stations_online_and_arc_on_follow_the_birth_the_arc_and_the_will(
+    client: FlaskClient, reader: dict[str, str]
+) -> None:
+    def ws01() -> dict[str, Any]:
+        stations = client.get("/api/v1/stations", headers=reader).get_json()["stations"]
+        return {s["code"]: s for s in stations}["ST-SOUD-01"]
+
+    plasma = {
+        s["code"]: s for s in client.get("/api/v1/stations", headers=reader).get_json()["stations"]
+    }["ST-PLASMA"]
+    assert (plasma["online"], plasma["arc_on"]) == (None, None)  # not a welding station
+    assert (ws01()["online"], ws01()["arc_on"]) == (False, False)  # never heard from
+    station = WeldingStation("ws01")
+    station.status("online")
+    assert (ws01()["online"], ws01()["arc_on"]) == (True, False)
+    weld_id = station.arc_start(utcnow())
+    assert (ws01()["online"], ws01()["arc_on"]) == (True, True)
+    station.arc_end(weld_id, utcnow())
+    assert (ws01()["online"], ws01()["arc_on"]) == (True, False)
+    station.arc_start(utcnow())
+    station.status("offline")  # the Will: the arc cannot be on any more
+    assert (ws01()["online"], ws01()["arc_on"]) == (False, False)
+    validate(client.get("/api/v1/openapi.json").get_json(), "StationList", {"stations": [ws01()]})
+
+
+@pytest.fixture
+def statements(app: Any) -> Iterator[list[str]]:
+    """Record the first word of every SQL statement the app's engine runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.strip().split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_the_read_api_writes_nothing_and_costs_the_same_however_many_stations(
+    client: FlaskClient, school: None, statements: list[str]
+) -> None:
+    make_staff()
+    client.post(
+        "/connexion", data={"email": "prof@example.org", "password": "un-mot-de-passe-long"}
+    )
+    welder = Scanner(client, make_token("ST-SOUD-01"))
+    welder.ok(LUCAS)
+    welder.ok("OF-2026-0001-20")
+    welder.ok("P-2026-000001")
+
+    def cost(path: str) -> list[str]:
+        db.session.commit()
+        statements.clear()
+        assert client.get(path).status_code == 200
+        return [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+
+    few = cost("/api/v1/stations")
+    more = MINIMAL_SCHOOL.read_text("utf-8").replace(
+        "stations:\n",
+        "stations:\n"
+        + "".join(
+            f'  - {{code: ST-EXTRA-{n}, name: "Établi {n}", kind: assembly}}\n' for n in range(30)
+        ),
+    )
+    load_school(text=more)
+    Scanner(client, make_token("ST-EXTRA-3")).ok(LEA)
+    many = cost("/api/v1/stations")
+    assert few == many and len(few) <= 4, few
+    for path in ("/api/v1/pieces/P-2026-000001", "/api/v1/students/E2026-001/portfolio"):
+        assert not {"INSERT", "UPDATE", "DELETE"} & set(cost(path))

@@ -370,3 +370,26 @@ def test_random_text_never_crashes_the_import(app: Flask, text: str) -> None:
         run_import(text)
     except SchoolFileError as exc:
         assert exc.messages
+
+
+@pytest.mark.parametrize("value", ["2026-13-45", "2026-02-30"])
+def test_an_impossible_date_names_its_line_and_field_in_french(app: Flask, value: str) -> None:
+    text = MINIMAL_SCHOOL.read_text(encoding="utf-8").replace("due: 2026-12-15", f"due: {value}")
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if f"due: {value}" in row)
+    errors = import_errors(text)
+    assert errors == [
+        f"ecole.yaml:{line}: work_orders[0].due : « {value} » n'est pas une date valide "
+        "(AAAA-MM-JJ)"
+    ]
+
+
+def test_a_student_can_say_when_their_schooling_ends_and_an_order_its_drawing(
+    app: Flask,
+) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["students"][0]["left_on"] = "2027-06-30"
+    data["work_orders"][0]["drawing"] = "PLAN-SUP-12 ind. B"
+    run_import(data)
+    exported = yaml.safe_load(snapshot())
+    assert str(exported["students"][0]["left_on"]) == "2027-06-30"
+    assert exported["work_orders"][0]["drawing"] == "PLAN-SUP-12 ind. B"

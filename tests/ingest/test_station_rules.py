@@ -512,3 +512,22 @@ def test_two_stations_keep_separate_state(client: FlaskClient, school: None) -> 
     assert body_one["station"]["run"]["piece"] == "P-2026-000001"
     assert body_two["station"]["run"] is None
     assert body_two["station"]["work_order"]["number"] == "OF-2026-0002"
+
+
+# -- quantity ------------------------------------------------------------------------------
+
+
+def test_a_label_past_the_orders_quantity_and_margin_asks_for_the_teacher(
+    app, scanner: Scanner
+) -> None:
+    scanner.ok(LUCAS)
+    scanner.ok("OF-2026-0001")  # 4 pieces ordered, 2 more allowed for rework by default
+    for number in range(1, 7):
+        scanner.ok(f"P-2026-00000{number}")
+    body = scanner.refused("P-2026-000007", "too_many_pieces")
+    assert "demande à ton maître pro" in body["error"]["message"]
+    assert db.session.execute(select(Piece).where(Piece.code == "P-2026-000007")).first() is None
+    # A piece already made under the order is no new label: it is always accepted.
+    scanner.ok("P-2026-000003")
+    app.config["ATELIER_EXTRA_PIECES"] = 3
+    scanner.ok("P-2026-000007")

@@ -38,21 +38,29 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
         running.assert_log_clean()
 
 
-def worker_url(broker: MosquittoBroker) -> str:
+def worker_url(broker: MosquittoBroker, password: str = PASSWORDS["atelier-ingest"]) -> str:
     """Return ATELIER_MQTT_URL for the ingest worker of this broker."""
-    return f"mqtt://atelier-ingest:{PASSWORDS['atelier-ingest']}@127.0.0.1:{broker.port}"
+    return f"mqtt://atelier-ingest:{password}@127.0.0.1:{broker.port}"
 
 
 class RunningWorker:
     """An ingest worker running in a thread of the test process."""
 
-    def __init__(self, app: Flask, broker: MosquittoBroker, protocol: str = "auto") -> None:
+    def __init__(
+        self,
+        app: Flask,
+        broker: MosquittoBroker,
+        protocol: str = "auto",
+        *,
+        site: str = "belfort",
+        passwords: dict[str, str] = PASSWORDS,
+    ) -> None:
         self.stop = threading.Event()
         self.worker = IngestWorker(
             app,
-            BrokerAddress.parse(worker_url(broker)),
+            BrokerAddress.parse(worker_url(broker, passwords["atelier-ingest"])),
             "atelier/v1",
-            "belfort",
+            site,
             client_id=f"atelier-ingest-test-{uuid.uuid4().hex[:6]}",
             protocol=protocol,
         )

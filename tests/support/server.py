@@ -39,6 +39,8 @@ class GunicornServer:
             **os.environ,
             "ATELIER_DATABASE_URL": self.database_url,
             "ATELIER_SECRET_KEY": "test-secret-key-for-the-live-server",
+            # Plain HTTP on the loopback: the session cookie must not require HTTPS here.
+            "ATELIER_COOKIE_SECURE": "0",
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
