@@ -27,6 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
+from app.cli import mosquitto_acl
 from devices.sim.clock import ScaledClock, VirtualClock, format_ts, parse_ts
 from devices.sim.outbox import MemoryOutbox, SqliteOutbox
 from devices.sim.readers import ScanClient, source_for
@@ -1235,7 +1236,6 @@ def test_shift_command_keeps_going_when_the_server_refuses_scans(app, school, li
 
 
 SHIPPED_CONFIG = REPO_ROOT / "deploy" / "mosquitto" / "atelier.conf"
-SHIPPED_ACL = REPO_ROOT / "deploy" / "mosquitto" / "atelier.acl"
 STATION_PASSWORDS = {"atelier-ingest": "ingest-pw", "ws01": "ws01-pw", "ws02": "ws02-pw"}
 
 
@@ -1265,7 +1265,7 @@ def test_shift_welds_reach_their_pieces_and_students_through_the_ingest_worker(
         SHIPPED_CONFIG.read_text(encoding="utf-8"),
         workdir=tmp_path / "broker",
         users=STATION_PASSWORDS,
-        acl_text=SHIPPED_ACL.read_text(encoding="utf-8"),
+        acl_text=mosquitto_acl("atelier/v1", "atelier-ingest", [("belfort", ["ws01", "ws02"])]),
     ) as broker:
         worker = WorkerProcess(
             database_url,

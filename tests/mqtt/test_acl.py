@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskCliRunner
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.factories import DEMO_SCHOOL, load_school
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "atelier.conf"
@@ -99,3 +100,13 @@ def test_in_mosquitto_a_station_writes_only_its_own_topics_on_its_own_site(
         spy.wait_count(1, "/status")
         time.sleep(0.3)
         assert [m.topic for m in spy.messages()] == ["atelier/v1/belfort/ws01/status"]
+
+
+def test_the_shipped_acl_is_the_one_the_command_writes_for_the_demo_school(
+    runner: FlaskCliRunner, app: object
+) -> None:
+    """deploy/mosquitto/atelier.acl is an example: the demo school's, written by the command."""
+    load_school(DEMO_SCHOOL)
+    shipped = SHIPPED_CONFIG.with_name("atelier.acl").read_text(encoding="utf-8")
+    assert _acl(runner) == shipped
+    assert "+/%u" not in shipped and "pattern" not in shipped
