@@ -56,9 +56,23 @@ def run_migrations_online() -> None:
     conf_args.setdefault("compare_type", True)
     conf_args.setdefault("render_item", render_item)
     with target_db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # SQLite's batch mode rebuilds a table to alter it (copy, drop, rename): with foreign
+        # keys enforced, dropping a table others refer to fails. They are off during the
+        # migration, then checked once everything is in place. The pragma is ignored inside
+        # a transaction, so it goes to the driver's connection, outside SQLAlchemy's BEGIN.
+        raw = connection.connection.dbapi_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=_metadata(), **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+        if raw is not None:
+            connection.commit()
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
 
 
 if context.is_offline_mode():
