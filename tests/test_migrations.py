@@ -57,7 +57,8 @@ INSERT INTO events (id, channel, key, received_at, body_sha256, status, kind, st
 UPDATE events SET undone_by_id = 2 WHERE id = 1;
 INSERT INTO operation_runs (id, piece_id, operation_id, station_id, status, started_at)
     VALUES (1, 1, 1, 1, 'running', '2026-11-26 09:00:10');
-INSERT INTO run_intervals (id, run_id, station_id, started_at) VALUES (1, 1, 1, '2026-11-26 09:00:10');
+INSERT INTO run_intervals (id, run_id, station_id, started_at)
+    VALUES (1, 1, 1, '2026-11-26 09:00:10');
 INSERT INTO presences (id, station_id, student_id, started_at)
     VALUES (1, 1, 1, '2026-11-26 09:00:00');
 INSERT INTO station_states (station_id, work_order_id, operation_id, active_run_id,
@@ -100,7 +101,9 @@ def test_an_existing_school_is_carried_over_into_its_site(
                     sa.text(f"SELECT count(*) FROM {table} WHERE site_id <> :s"), {"s": site.id}
                 ).scalar_one()
                 assert stray == 0, table
-            kinds = dict(conn.execute(sa.text("SELECT key, kind FROM events")).all())
+            kinds: dict[str, str] = dict(
+                conn.execute(sa.text("SELECT key, kind FROM events")).tuples().all()
+            )
             assert kinds["k-1"] == "scan" and kinds["ws01/B/1"] == "mqtt.arc_end"
             assert kinds["u-1"] == "http.bad"
             undone = conn.execute(
