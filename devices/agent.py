@@ -1,6 +1,6 @@
 """Serial reader agent: badge and barcode readers -> local spool -> Atelier server.
 
-Run one per reader (CONTRACT.md sections 1, 4 and 5)::
+Run one per reader (docs/contract.md sections 1, 4 and 5)::
 
     ATELIER_TOKEN=... python -m devices.agent --port /dev/ttyUSB0 \\
         --server https://atelier.example.org --protocol rdm6300
@@ -60,7 +60,7 @@ STATS_INTERVAL_S: Final = 600.0
 REMINDER_INTERVAL_S: Final = 300.0  # a problem that lasts is logged again this often
 SHUTDOWN_JOIN_S: Final = HTTP_CONNECT_TIMEOUT_S + HTTP_READ_TIMEOUT_S + 2.0
 SIGNAL_POLL_S: Final = 0.2
-# The server's final refusals (CONTRACT.md section 5): sending again cannot change them.
+# The server's final refusals (docs/contract.md section 5): sending again cannot change them.
 FINAL_REJECTION_STATUSES: Final = frozenset({400, 409, 422})
 UNAUTHORIZED_STATUSES: Final = frozenset({401, 403})
 

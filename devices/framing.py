@@ -1,4 +1,4 @@
-"""Turn the raw bytes of a serial reader into scanned codes (CONTRACT.md section 4).
+"""Turn the raw bytes of a serial reader into scanned codes (docs/contract.md section 4).
 
 Everything here is pure: no I/O, no threads, no clock except the one injected into
 `RepeatFilter`. A framer is fed whatever chunks the serial port happens to deliver and

@@ -65,7 +65,7 @@ AZERTY_FROM_US = str.maketrans("&é\"'(-è_çà)", "1234567890-")
 US_SHIFTED_DIGITS = str.maketrans("!@#$%^&*()", "1234567890")
 LAYOUT_TELLTALES = frozenset("&é\"'(è_çà)§²!@#$%^*°")
 
-# The code formats of CONTRACT.md §3; the school file's validation uses them too.
+# The code formats of docs/contract.md §3; the school file's validation uses them too.
 WORK_ORDER_PATTERN = re.compile(r"OF-(\d{4})-(\d{4})")
 OPERATION_PATTERN = re.compile(r"OF-(\d{4})-(\d{4})-(\d{2})")
 PIECE_PATTERN = re.compile(r"P-\d{4}-\d{6}")

@@ -1,1 +1,1 @@
-"""The school's data file (CONTRACT.md section 2): import and export."""
+"""The school's data file (docs/contract.md section 2): import and export."""

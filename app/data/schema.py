@@ -1,4 +1,4 @@
-"""Validate the school data file against CONTRACT.md section 2, before touching the database.
+"""Validate the school data file against docs/contract.md section 2, before touching the database.
 
 Every problem is collected with its file, line and field, so the person fixing the file
 sees all of them at once.

@@ -1,4 +1,4 @@
-"""Import and export of the school data file (CONTRACT.md section 2)."""
+"""Import and export of the school data file (docs/contract.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The code parsers of CONTRACT.md section 3."""
+"""The code parsers of docs/contract.md section 3."""
 
 from __future__ import annotations
 

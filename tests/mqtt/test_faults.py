@@ -1,4 +1,4 @@
-"""Fault tests: every weld lands exactly once whatever dies (CONTRACT.md §6).
+"""Fault tests: every weld lands exactly once whatever dies (docs/contract.md §6).
 
 The worker runs as its own process, as in production, and is killed with SIGKILL; the
 broker runs the shipped configuration (persistence on) and is restarted.

@@ -20,7 +20,7 @@ def stamp(moment: datetime) -> str:
 
 
 class StationMessages:
-    """The contract's station payloads (CONTRACT.md §6) for one power-up of a device.
+    """The contract's station payloads (docs/contract.md §6) for one power-up of a device.
 
     It numbers messages (``seq`` from 0 per boot) and welds; sending them is the caller's
     business (over MQTT, or straight into the ingest core).
