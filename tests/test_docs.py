@@ -36,9 +36,9 @@ def test_every_file_the_docs_and_the_code_name_exists() -> None:
             if any(ch in reference for ch in "*<>{}"):
                 continue
             target = ROOT / reference
-            if not target.exists() and not target.parent.exists():
-                missing.append(f"{source.relative_to(ROOT)}: {reference}")
-            elif not target.exists() and "." in target.name and reference.startswith("docs/"):
+            if (not target.exists() and not target.parent.exists()) or (
+                not target.exists() and "." in target.name and reference.startswith("docs/")
+            ):
                 missing.append(f"{source.relative_to(ROOT)}: {reference}")
     assert missing == []
 
