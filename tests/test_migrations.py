@@ -101,9 +101,9 @@ def test_an_existing_school_is_carried_over_into_its_site(
                     sa.text(f"SELECT count(*) FROM {table} WHERE site_id <> :s"), {"s": site.id}
                 ).scalar_one()
                 assert stray == 0, table
-            kinds: dict[str, str] = dict(
-                conn.execute(sa.text("SELECT key, kind FROM events")).tuples().all()
-            )
+            kinds: dict[str, str] = {
+                row.key: row.kind for row in conn.execute(sa.text("SELECT key, kind FROM events"))
+            }
             assert kinds["k-1"] == "scan" and kinds["ws01/B/1"] == "mqtt.arc_end"
             assert kinds["u-1"] == "http.bad"
             undone = conn.execute(
