@@ -33,6 +33,7 @@ from labels.codes import (
 
 TOP_KEYS = (
     "site",
+    "site_name",
     "frameworks",
     "students",
     "teachers",
@@ -201,7 +202,11 @@ def validate(doc: LocatedDocument) -> SchoolSpec:
         site = c.text(("site",), root["site"], SITE, 40, "un identifiant de site (a-z, 0-9, -)")
     except _Invalid:
         site = "?"
-    spec = SchoolSpec(site=site)
+    try:
+        site_name = c.optional_text(("site_name",), root.get("site_name"), max_len=150)
+    except _Invalid:
+        site_name = None
+    spec = SchoolSpec(site=site, site_name=site_name)
     _frameworks(c, root, spec)
     competencies = {f"{fw.id}:{code}" for fw in spec.frameworks for code, _title in fw.competencies}
     framework_ids = {fw.id for fw in spec.frameworks}

@@ -45,6 +45,8 @@ def export_school(session: Session, site_id: int) -> dict[str, Any]:
     site = session.get(Site, site_id)
     assert site is not None
     data: dict[str, Any] = {"site": site.code}
+    if site.name != site.code:
+        data["site_name"] = site.name
     frameworks = (
         session.execute(
             select(Framework).where(Framework.site_id == site_id).order_by(Framework.code)

@@ -117,7 +117,7 @@ class _Upsert:
         spec = self.spec
         site: Site
         site, created = self.get_or_new(Site, code=spec.site)
-        self.sync("sites", site, created, name=site.name or spec.site)
+        self.sync("sites", site, created, name=spec.site_name or site.name or spec.site)
         self.session.flush()
         self.site_id = site.id
         frameworks = self.frameworks()

@@ -122,6 +122,7 @@ class SchoolSpec:
     """The whole validated file."""
 
     site: str
+    site_name: str | None = None
     frameworks: list[FrameworkSpec] = field(default_factory=list)
     students: list[StudentSpec] = field(default_factory=list)
     teachers: list[TeacherSpec] = field(default_factory=list)

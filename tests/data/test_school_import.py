@@ -103,6 +103,7 @@ def test_export_writes_the_same_format_back(app: Flask) -> None:
     original = yaml.safe_load(DEMO_SCHOOL.read_text(encoding="utf-8"))
     reloaded = yaml.safe_load(exported)
     assert reloaded["site"] == original["site"]
+    assert reloaded["site_name"] == original["site_name"] == "École de Production de Belfort"
     assert {s["id"]: s["badges"] for s in reloaded["students"]} == {
         s["id"]: sorted(s.get("badges", [])) for s in original["students"]
     }
@@ -127,6 +128,23 @@ def test_changes_in_the_file_update_the_records(app: Flask) -> None:
         db.session.execute(select(Student).where(Student.code == "E2026-001")).scalar_one().name
         == "Lucas P."
     )
+
+
+def test_the_schools_name_comes_from_the_file_and_shows_on_its_board(
+    app: Flask, client: Any
+) -> None:
+    run_import(MINIMAL)
+    assert db.session.execute(select(Site.name)).scalar_one() == "belfort"  # no name: the id
+    assert "<small>en direct</small>" in client.get("/").get_data(as_text=True)
+    data = copy.deepcopy(MINIMAL)
+    data["site_name"] = "École de Production de Belfort"
+    assert run_import(data).updated["sites"] == 1
+    db.session.commit()
+    assert db.session.execute(select(Site.name)).scalar_one() == "École de Production de Belfort"
+    assert "<small>École de Production de Belfort</small>" in client.get("/").get_data(as_text=True)
+    data["site_name"] = "x" * 151
+    with pytest.raises(SchoolFileError, match="site_name : trop long"):
+        run_import(data)
 
 
 def test_swapping_two_stations_mqtt_devices_works(app: Flask) -> None:
