@@ -13,7 +13,9 @@ passes ``Settings``.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -245,14 +247,28 @@ def _ordered(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# How ASCII JSON writes a NUL or half of a UTF-16 surrogate pair: only then can a string of
+# the value be unstorable (a pair, an emoji, is fine: the slow path keeps it).
+_ESCAPED_UNSTORABLE = re.compile(r"\\u(?:0000|d[89a-f])")
+
+
 def _storable(value: Any) -> Any:
     """Return a JSON value with every string storable by both databases."""
+    try:
+        if not _ESCAPED_UNSTORABLE.search(json.dumps(value)):
+            return value  # the common case, told at C speed
+    except (TypeError, ValueError):
+        pass
+    return _cleaned(value)
+
+
+def _cleaned(value: Any) -> Any:
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
-        return {safe_text(str(k)): _storable(v) for k, v in value.items()}
+        return {safe_text(str(k)): _cleaned(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_storable(item) for item in value]
+        return [_cleaned(item) for item in value]
     return value
 
 
