@@ -15,7 +15,8 @@ from app.boundary import cli_origin, submit
 from app.data.school import read_school_file
 from app.extensions import db
 from app.ingest.events import ChangePassword, CreateStaff, CreateToken
-from app.models import Site, StaffUser
+from app.models import DeviceToken, Site, StaffUser, Station
+from app.read.stations import station_statuses
 
 DATA_DIR = Path(__file__).parent / "data"
 MINIMAL_SCHOOL = DATA_DIR / "school_minimal.yaml"
@@ -113,7 +114,11 @@ class Scanner:
         }
         if station or self.station:
             body["station"] = station or self.station
-        return self.post(body)
+        response = self.post(body)
+        answer = response.get_json(silent=True) or {}
+        if response.status_code == 201 and not answer.get("duplicate"):
+            _check_described_as_read(self.token, answer["station"])
+        return response
 
     def ok(self, code: str, **kwargs: Any) -> dict[str, Any]:
         """Scan a code that must be accepted; return the JSON answer."""
@@ -129,3 +134,21 @@ class Scanner:
         assert response.status_code == 422, (code, response.status_code, body)
         assert body["error"]["code"] == error, body
         return body
+
+
+def _check_described_as_read(token: str, described: dict[str, Any]) -> None:
+    """Check that a scan's answer describes its station as the read side reads it now.
+
+    The core describes the station from what the event held, with no read after its
+    writes; whatever the scan did, the read side must agree (app.read.stations' rule).
+    """
+    db.session.commit()  # a new read: the scan committed on its own transaction
+    site = db.session.execute(
+        select(DeviceToken.site_id).where(DeviceToken.token_sha256 == hash_token(token))
+    ).scalar_one()
+    station_id = db.session.execute(
+        select(Station.id).where(Station.site_id == site, Station.code == described["code"])
+    ).scalar_one()
+    [read] = station_statuses(db.session(), site, [station_id])
+    shown = {key: value for key, value in described.items() if key != "via_kiosk"}
+    assert shown == read, (shown, read)

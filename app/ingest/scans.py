@@ -115,8 +115,13 @@ class ScanRules:
     def finish_event(self) -> None:
         """Write the changed station contexts and queue the new cfg of welding stations."""
         self.shop.flush()
-        if self.shop.runs_changed:
-            cfg.queue(self.scope, self.shop.runs_changed)
+        welding = [
+            station_id
+            for station_id in self.shop.runs_changed
+            if (known := self.shop.stations.get(station_id)) is None or known.has_cfg
+        ]
+        if welding:
+            cfg.queue(self.scope, welding)
 
     # -- where the scan acts ---------------------------------------------------------------
 
@@ -447,7 +452,12 @@ class ScanRules:
             message += f"C'est parti : {operation.name} sur la pièce {piece.code}."
         else:
             run = transient_run(
-                existing.id, piece.id, operation.id, existing.station_id, existing.status
+                existing.id,
+                piece_id=piece.id,
+                operation_id=operation.id,
+                station_id=existing.station_id,
+                status=existing.status,
+                started_at=existing.started_at,
             )
             self.shop.piece_codes[piece.id] = piece.code
             if run.status == "paused":
@@ -526,6 +536,7 @@ class ScanRules:
         self.shop.runs_changed.update(touched)
         # The undo changed rows under this event's feet: read the device again for the answer.
         self.shop.stations.pop(self.device.id, None)
+        self.device = self.shop.station(self.device.id)
         return f"Annulé : le scan « {target.code} » ne compte plus."
 
 
@@ -590,14 +601,14 @@ def handle_scan(scope: Scope, scan: Scan) -> Done:
         student_id=rules.student_id,
         undoable=scope.wrote and "undoes_event_id" not in scope.columns,
     )
-    summary = _summary(scope, rules.shop, acted_on.id)
+    summary = rules.shop.status(acted_on)
     if acted_on.id != device.id:
         summary["via_kiosk"] = device.code
     return Done(message, {**answer, "station": summary})
 
 
 def _summary(scope: Scope, shop: Shop, station_id: int) -> dict[str, Any]:
-    """Describe a station as the scan answer shows it (the read side's one rule)."""
+    """Describe a station as the database has it, for a refused scan (the one rule)."""
     known = shop.stations.get(station_id)
     present = None
     if known is not None and known.students is not None:

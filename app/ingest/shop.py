@@ -15,6 +15,8 @@ statements. What an event reads is kept for the rest of that event only, never a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, select, update
@@ -23,6 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.ingest.core import Scope
 from app.models import (
     KIOSK,
+    WELDING,
+    DeviceStatus,
     Operation,
     OperationRun,
     OperationType,
@@ -37,6 +41,7 @@ from app.models import (
     current_context_id,
     table_of,
 )
+from app.read.stations import describe
 
 # A row of a Core statement, read by its columns' names.
 Record = Any
@@ -52,6 +57,7 @@ PARTICIPANTS = table_of(RunParticipant)
 OPERATIONS = table_of(Operation)
 TYPES = table_of(OperationType)
 WORK_ORDERS = table_of(WorkOrder)
+DEVICES = table_of(DeviceStatus)
 
 # The columns of a station's context that a new context row carries over.
 CONTEXT_FIELDS = (
@@ -66,8 +72,13 @@ CONTEXT_FIELDS = (
 _RUN_PIECE = PIECES.alias("run_piece")
 _RUN_OPERATION = OPERATIONS.alias("run_operation")
 _RUN_TYPE = TYPES.alias("run_type")
+_RUN_WORK_ORDER = WORK_ORDERS.alias("run_work_order")
+_SELECTED_WORK_ORDER = WORK_ORDERS.alias("selected_work_order")
 _SELECTED_OPERATION = OPERATIONS.alias("selected_operation")
+_SELECTED_TYPE = TYPES.alias("selected_type")
+_SELECTED_OPERATION_ORDER = WORK_ORDERS.alias("selected_operation_order")
 _SELECTED_PIECE = PIECES.alias("selected_piece")
+_ACTING_FOR = STATIONS.alias("acting_for")
 _STATION_COLUMNS = (
     STATIONS.c.id,
     STATIONS.c.code,
@@ -80,22 +91,48 @@ _STATION_COLUMNS = (
     RUNS.c.operation_id.label("run_operation_id"),
     RUNS.c.station_id.label("run_station_id"),
     RUNS.c.status.label("run_status"),
+    RUNS.c.started_at.label("run_started_at"),
     _RUN_PIECE.c.code.label("run_piece_code"),
+    _RUN_OPERATION.c.step.label("run_step"),
+    _RUN_OPERATION.c.work_order_id.label("run_work_order_id"),
+    _RUN_TYPE.c.code.label("run_type_code"),
     _RUN_TYPE.c.name.label("run_operation_name"),
+    _RUN_WORK_ORDER.c.number.label("run_work_order_number"),
+    _RUN_WORK_ORDER.c.product.label("run_work_order_product"),
+    _SELECTED_WORK_ORDER.c.number.label("selected_work_order_number"),
+    _SELECTED_WORK_ORDER.c.product.label("selected_work_order_product"),
     _SELECTED_OPERATION.c.work_order_id.label("selected_operation_work_order_id"),
+    _SELECTED_OPERATION.c.step.label("selected_operation_step"),
+    _SELECTED_TYPE.c.code.label("selected_operation_type_code"),
+    _SELECTED_TYPE.c.name.label("selected_operation_name"),
+    _SELECTED_OPERATION_ORDER.c.number.label("selected_operation_work_order_number"),
     _SELECTED_PIECE.c.code.label("selected_piece_code"),
     _SELECTED_PIECE.c.work_order_id.label("selected_piece_work_order_id"),
     _SELECTED_PIECE.c.status.label("selected_piece_status"),
     _SELECTED_PIECE.c.round.label("selected_piece_round"),
+    _ACTING_FOR.c.code.label("acting_for_code"),
+    DEVICES.c.state.label("device_state"),
+    DEVICES.c.arc_on.label("device_arc_on"),
 )
+# The station with everything its answer names (its status, app.read.stations' rule), so
+# that the answer to a scan is described from what the event holds, with no read after it.
 _STATION_FROM = (
     STATIONS.outerjoin(CONTEXTS, CONTEXTS.c.id == current_context_id(STATIONS.c.id))
     .outerjoin(RUNS, RUNS.c.id == CONTEXTS.c.active_run_id)
     .outerjoin(_RUN_PIECE, _RUN_PIECE.c.id == RUNS.c.piece_id)
     .outerjoin(_RUN_OPERATION, _RUN_OPERATION.c.id == RUNS.c.operation_id)
     .outerjoin(_RUN_TYPE, _RUN_TYPE.c.id == _RUN_OPERATION.c.operation_type_id)
+    .outerjoin(_RUN_WORK_ORDER, _RUN_WORK_ORDER.c.id == _RUN_OPERATION.c.work_order_id)
+    .outerjoin(_SELECTED_WORK_ORDER, _SELECTED_WORK_ORDER.c.id == CONTEXTS.c.work_order_id)
     .outerjoin(_SELECTED_OPERATION, _SELECTED_OPERATION.c.id == CONTEXTS.c.operation_id)
+    .outerjoin(_SELECTED_TYPE, _SELECTED_TYPE.c.id == _SELECTED_OPERATION.c.operation_type_id)
+    .outerjoin(
+        _SELECTED_OPERATION_ORDER,
+        _SELECTED_OPERATION_ORDER.c.id == _SELECTED_OPERATION.c.work_order_id,
+    )
     .outerjoin(_SELECTED_PIECE, _SELECTED_PIECE.c.id == CONTEXTS.c.piece_id)
+    .outerjoin(_ACTING_FOR, _ACTING_FOR.c.id == CONTEXTS.c.acting_for_id)
+    .outerjoin(DEVICES, DEVICES.c.station_id == STATIONS.c.id)
 )
 # On PostgreSQL the row lock serialises the events of one station (FOR NO KEY UPDATE lets
 # rows that merely reference the station, a weld or a presence, be written meanwhile);
@@ -208,7 +245,12 @@ _PIECE_BY_CODE = select(*_PIECE_COLUMNS).where(
 )
 _PIECE_BY_ID = select(*_PIECE_COLUMNS).where(PIECES.c.id == bindparam("piece_id"))
 _RUN_OF = select(
-    RUNS.c.id, RUNS.c.piece_id, RUNS.c.operation_id, RUNS.c.station_id, RUNS.c.status
+    RUNS.c.id,
+    RUNS.c.piece_id,
+    RUNS.c.operation_id,
+    RUNS.c.station_id,
+    RUNS.c.status,
+    RUNS.c.started_at,
 ).where(
     RUNS.c.piece_id == bindparam("piece_id"),
     RUNS.c.operation_id == bindparam("operation_id"),
@@ -278,7 +320,13 @@ def names(first_names: list[str]) -> str:
 
 
 def transient_run(
-    run_id: int, piece_id: int, operation_id: int, station_id: int, status: str
+    run_id: int,
+    *,
+    piece_id: int,
+    operation_id: int,
+    station_id: int,
+    status: str,
+    started_at: datetime,
 ) -> OperationRun:
     """Return a run as a value the event works on (a model instance never added to a session)."""
     return OperationRun(
@@ -287,7 +335,25 @@ def transient_run(
         operation_id=operation_id,
         station_id=station_id,
         status=status,
+        started_at=started_at,
     )
+
+
+class OperationLabel(NamedTuple):
+    """How an answer names a routing step: step, type code and name, work order."""
+
+    step: int
+    type_code: str
+    name: str
+    work_order_id: int
+    work_order: str
+
+
+class WorkOrderLabel(NamedTuple):
+    """How an answer names a work order."""
+
+    number: str
+    product: str
 
 
 class Present(NamedTuple):
@@ -335,6 +401,11 @@ class StationAt:
         return str(self.row.kind)
 
     @property
+    def has_cfg(self) -> bool:
+        """Tell whether the station receives a cfg (a welding station with its device)."""
+        return self.kind == WELDING and self.row.mqtt_device is not None
+
+    @property
     def is_kiosk(self) -> bool:
         """Tell whether the station is a kiosk."""
         return self.kind == KIOSK
@@ -360,8 +431,10 @@ class Shop:
     operations: dict[int, Record] = field(default_factory=dict)
     work_orders: dict[int, Record] = field(default_factory=dict)
     pieces: dict[int, Record] = field(default_factory=dict)
+    # What answers and messages name, by id: from the rows read, kept for the event.
     piece_codes: dict[int, str] = field(default_factory=dict)
-    operation_names: dict[int, str] = field(default_factory=dict)
+    operation_labels: dict[int, OperationLabel] = field(default_factory=dict)
+    work_order_labels: dict[int, WorkOrderLabel] = field(default_factory=dict)
     # Welding stations whose run started, paused, resumed or ended (their cfg changes).
     runs_changed: set[int] = field(default_factory=set)
 
@@ -390,14 +463,37 @@ class Shop:
         if row.active_run_id is not None:
             run = transient_run(
                 row.active_run_id,
-                row.run_piece_id,
-                row.run_operation_id,
-                row.run_station_id,
-                row.run_status,
+                piece_id=row.run_piece_id,
+                operation_id=row.run_operation_id,
+                station_id=row.run_station_id,
+                status=row.run_status,
+                started_at=row.run_started_at,
             )
             self.piece_codes[row.run_piece_id] = row.run_piece_code
-            self.operation_names[row.run_operation_id] = row.run_operation_name
+            self.operation_labels[row.run_operation_id] = OperationLabel(
+                row.run_step,
+                row.run_type_code,
+                row.run_operation_name,
+                row.run_work_order_id,
+                row.run_work_order_number,
+            )
+            self.work_order_labels[row.run_work_order_id] = WorkOrderLabel(
+                row.run_work_order_number, row.run_work_order_product
+            )
+        if row.work_order_id is not None:
+            self.work_order_labels[row.work_order_id] = WorkOrderLabel(
+                row.selected_work_order_number, row.selected_work_order_product
+            )
+        if row.operation_id is not None:
+            self.operation_labels[row.operation_id] = OperationLabel(
+                row.selected_operation_step,
+                row.selected_operation_type_code,
+                row.selected_operation_name,
+                row.selected_operation_work_order_id,
+                row.selected_operation_work_order_number,
+            )
         if row.piece_id is not None:
+            self.piece_codes[row.piece_id] = row.selected_piece_code
             self.pieces[row.piece_id] = Piece(
                 id=row.piece_id,
                 code=row.selected_piece_code,
@@ -432,8 +528,18 @@ class Shop:
         row = self.operations.get(operation_id)
         if row is None:
             row = self.scope.conn.execute(_OPERATION_BY_ID, {"operation_id": operation_id}).one()
-            self.operations[operation_id] = row
+            self._keep_operation(row)
         return row
+
+    def _keep_operation(self, row: Record) -> None:
+        self.operations[row.id] = row
+        self.operation_labels[row.id] = OperationLabel(
+            row.step, row.type_code, row.name, row.work_order_id, row.work_order
+        )
+
+    def _keep_work_order(self, row: Record) -> None:
+        self.work_orders[row.id] = row
+        self.work_order_labels[row.id] = WorkOrderLabel(row.number, row.product)
 
     def operation_work_order(self, station: StationAt) -> int | None:
         """Return the work order of the operation selected at a station (known when loaded)."""
@@ -453,7 +559,7 @@ class Shop:
             _STEP_OF_ORDER, {"site_id": self.scope.site_id, "number": number, "step": step}
         ).first()
         if row is not None and row.id is not None:
-            self.operations[row.id] = row
+            self._keep_operation(row)
         return row
 
     def work_order_by_number(self, number: str) -> Record | None:
@@ -462,7 +568,7 @@ class Shop:
             _WORK_ORDER_BY_NUMBER, {"site_id": self.scope.site_id, "number": number}
         ).first()
         if row is not None:
-            self.work_orders[row.id] = row
+            self._keep_work_order(row)
         return row
 
     def work_order(self, work_order_id: int) -> Record:
@@ -470,7 +576,7 @@ class Shop:
         row = self.work_orders.get(work_order_id)
         if row is None:
             row = self.scope.conn.execute(_WORK_ORDER_BY_ID, {"work_order_id": work_order_id}).one()
-            self.work_orders[work_order_id] = row
+            self._keep_work_order(row)
         return row
 
     def piece_by_code(self, code: str) -> Record | None:
@@ -480,6 +586,7 @@ class Shop:
         ).first()
         if row is not None:
             self.pieces[row.id] = row
+            self.piece_codes[row.id] = row.code
         return row
 
     def piece(self, piece_id: int) -> Record | None:
@@ -489,6 +596,7 @@ class Shop:
             row = self.scope.conn.execute(_PIECE_BY_ID, {"piece_id": piece_id}).first()
             if row is not None:
                 self.pieces[piece_id] = row
+                self.piece_codes[piece_id] = row.code
         return row
 
     def run_of(self, piece: Record, operation_id: int) -> Record | None:
@@ -499,10 +607,90 @@ class Shop:
 
     def run_label(self, run: OperationRun) -> str:
         """Name a run for a student: « Soudage MAG sur la pièce P-2026-000001 »."""
-        name = self.operation_names.get(run.operation_id)
-        if name is None:
-            name = self.operation(run.operation_id).name
-        return f"{name} sur la pièce {self.piece_codes[run.piece_id]}"
+        name = self.operation_label(run.operation_id).name
+        return f"{name} sur la pièce {self.piece_code(run.piece_id)}"
+
+    def operation_label(self, operation_id: int) -> OperationLabel:
+        """Return how a routing step is named (read if this event has not met it yet)."""
+        label = self.operation_labels.get(operation_id)
+        if label is None:
+            self.operation(operation_id)
+            label = self.operation_labels[operation_id]
+        return label
+
+    def work_order_label(self, work_order_id: int) -> WorkOrderLabel:
+        """Return how a work order is named (read if this event has not met it yet)."""
+        label = self.work_order_labels.get(work_order_id)
+        if label is None:
+            self.work_order(work_order_id)
+            label = self.work_order_labels[work_order_id]
+        return label
+
+    def piece_code(self, piece_id: int) -> str:
+        """Return a piece's label code (read if this event has not met it yet)."""
+        code = self.piece_codes.get(piece_id)
+        if code is None:
+            row = self.piece(piece_id)
+            assert row is not None, f"piece {piece_id} referenced but missing"
+            code = row.code
+        return code
+
+    def status(self, station: StationAt) -> dict[str, Any]:
+        """Describe a station as this event left it, by app.read.stations' one rule.
+
+        Everything comes from what the event read and changed (the station's row with its
+        context, run and device; the rows it looked up): no statement, unless a name was
+        never met (then one small read).
+        """
+        context, run = station.context, station.run
+        row = station.row
+        values: dict[str, Any] = {
+            "id": station.id,
+            "code": station.code,
+            "name": station.name,
+            "kind": station.kind,
+            "device_state": row.device_state,
+            "arc_on": row.device_arc_on,
+            "acting_for": None,
+            "run_status": None,
+        }
+        if run is not None:
+            operation = self.operation_label(run.operation_id)
+            values.update(
+                run_status=run.status,
+                run_started_at=run.started_at,
+                run_piece=self.piece_code(run.piece_id),
+                run_step=operation.step,
+                run_type=operation.type_code,
+                run_name=operation.name,
+                run_wo=operation.work_order,
+                run_product=self.work_order_label(operation.work_order_id).product,
+            )
+        work_order = (
+            self.work_order_label(context.work_order_id)
+            if context.work_order_id is not None
+            else None
+        )
+        selected = (
+            self.operation_label(context.operation_id) if context.operation_id is not None else None
+        )
+        values.update(
+            wo_number=work_order.number if work_order else None,
+            wo_product=work_order.product if work_order else None,
+            op_step=selected.step if selected else None,
+            op_type=selected.type_code if selected else None,
+            op_name=selected.name if selected else None,
+            op_wo=selected.work_order if selected else None,
+            piece=self.piece_code(context.piece_id) if context.piece_id is not None else None,
+        )
+        if context.acting_for_id is not None:
+            values["acting_for"] = (
+                row.acting_for_code
+                if context.acting_for_id == row.acting_for_id
+                else self.station(context.acting_for_id).code
+            )
+        students = [{"id": p.code, "name": p.name} for p in self.present(station)]
+        return describe(SimpleNamespace(**values), students, detail=False)
 
     # -- presences -------------------------------------------------------------------------
 
@@ -571,9 +759,15 @@ class Shop:
                 "finished_event_id": None,
             },
         ).scalar_one()
-        run = transient_run(run_id, piece.id, operation.id, station.id, "running")
+        run = transient_run(
+            run_id,
+            piece_id=piece.id,
+            operation_id=operation.id,
+            station_id=station.id,
+            status="running",
+            started_at=scope.now,
+        )
         self.piece_codes[piece.id] = piece.code
-        self.operation_names[operation.id] = operation.name
         self._open_interval(run)
         self.join(run, [row.student_id for row in self.present(station)])
         self.runs_changed.add(station.id)
