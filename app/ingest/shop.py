@@ -310,6 +310,11 @@ _INSERT_PRESENCE = PRESENCES.insert().returning(PRESENCES.c.id)
 _INSERT_INTERVAL = INTERVALS.insert()
 _INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
 _INSERT_PIECE = PIECES.insert().returning(*_PIECE_COLUMNS)
+# Joining a run keeps those already in it; built once per dialect (indexed by "is PostgreSQL").
+_JOIN_RUN = tuple(
+    dialect.insert(PARTICIPANTS).on_conflict_do_nothing(index_elements=["run_id", "student_id"])
+    for dialect in (sqlite, postgresql)
+)
 
 
 def names(first_names: list[str]) -> str:
@@ -726,11 +731,8 @@ class Shop:
         """Make students participants of a run (those who already are stay as they were)."""
         if not student_ids:
             return
-        insert = (
-            postgresql.insert if self.scope.conn.dialect.name == "postgresql" else sqlite.insert
-        )
         self.scope.write(
-            insert(PARTICIPANTS).on_conflict_do_nothing(index_elements=["run_id", "student_id"]),
+            _JOIN_RUN[self.scope.conn.dialect.name == "postgresql"],
             [
                 {
                     "run_id": run.id,
