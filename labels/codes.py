@@ -33,6 +33,7 @@ class Action(StrEnum):
     PAUSE = "A-PAUSE"
     UNDO = "A-ANNULE"
     LEAVE = "A-SORTIE"
+    HELP = "A-AIDE"
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def parse_rfid_badge(text: str) -> ParsedCode | None:
 
 
 def parse_action(text: str) -> ParsedCode | None:
-    """Recognise one of the action codes ``A-FIN``, ``A-PAUSE``, ``A-ANNULE``, ``A-SORTIE``."""
+    """Recognise one of the action codes (``A-FIN``, ``A-PAUSE``, ``A-ANNULE``, ``A-SORTIE``…)."""
     if ACTION_PATTERN.fullmatch(text):
         try:
             return ParsedCode(CodeKind.ACTION, text, action=Action(text))

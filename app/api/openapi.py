@@ -128,6 +128,10 @@ SCHEMAS: dict[str, Any] = {
                 "type": ["boolean", "null"],
                 "description": "Welding stations: the arc is struck now (else null).",
             },
+            "help_since": {
+                **TIMESTAMP,
+                "description": "Since when the students badged in wait for the teacher (A-AIDE).",
+            },
         },
     },
     "ScanAccepted": {

@@ -19,7 +19,7 @@ from app.ingest.core import Done, Refusal, Scope, handles
 from app.ingest.events import BadRequest, Scan
 from app.ingest.evidence import Grant, grant_evidence
 from app.ingest.shop import PRESENCES, Shop, StationAt, names, transient_run
-from app.models import Badge, Event, Student, first_name, table_of
+from app.models import Badge, Event, StaffUser, Student, first_name, table_of
 from app.read.stations import station_statuses
 from labels.codes import Action, CodeError, CodeKind, ParsedCode, parse_code
 
@@ -29,6 +29,7 @@ Record = Any
 EVENTS = table_of(Event)
 BADGES = table_of(Badge)
 STUDENTS = table_of(Student)
+USERS = table_of(StaffUser)
 
 KIND_LABELS = {
     "kiosk": "une borne",
@@ -199,6 +200,8 @@ class ScanRules:
                 f"unknown badge {parsed.text}",
             )
         if holder.student_id is None:
+            if station.get("help_since") is not None:
+                return self.help_answered(station, holder.user_id)
             raise Refusal(
                 "not_allowed",
                 "Ce badge est celui d'un encadrant : il ne sert pas à travailler sur un poste.",
@@ -241,6 +244,9 @@ class ScanRules:
         """Badge students out of a station; pause its run if nobody is left."""
         for presence_id, _name in leaving:
             self.shop.badge_out(station, presence_id)
+        if not self.shop.present(station):
+            # Nobody waits any more for the teacher they called.
+            station.set(help_since=None)
         paused = self.pause_if_empty(station)
         who = names([name for _, name in leaving])
         message = f"À bientôt {who} — sortie du poste {station.name} enregistrée."
@@ -472,7 +478,7 @@ class ScanRules:
     # -- actions ---------------------------------------------------------------------------
 
     def action(self, station: StationAt, action: Action | None) -> str:
-        """Apply A-FIN, A-PAUSE or A-SORTIE at the station."""
+        """Apply A-FIN, A-PAUSE, A-SORTIE or A-AIDE at the station."""
         if action is Action.LEAVE:
             if station is not self.device:
                 self.device.set(acting_for_id=None)
@@ -481,6 +487,8 @@ class ScanRules:
                 return f"Personne n'est badgé au poste {station.name}."
             return self.leave(station, [(row.presence_id, first_name(row.name)) for row in present])
         self.require_student(station)
+        if action is Action.HELP:
+            return self.call_for_help(station)
         run = station.run
         if run is None:
             raise Refusal(
@@ -509,6 +517,32 @@ class ScanRules:
         if self.shop.complete_if_done(run):
             message += " La pièce est finie : elle attend la validation du maître pro."
         return message
+
+    # -- calling the teacher -------------------------------------------------------------
+
+    def call_for_help(self, station: StationAt) -> str:
+        """A-AIDE: the students at the station wait for the teacher from now on."""
+        since = station.get("help_since")
+        if since is not None:
+            minutes = max(0, int((self.scope.now - since).total_seconds() // 60))
+            waited = "à l'instant" if minutes < 1 else f"il y a {minutes} min"
+            return f"Ton maître pro est déjà prévenu ({waited}). Il arrive : attends en sécurité."
+        station.set(help_since=self.scope.now)
+        return (
+            f"Ton maître pro est prévenu : il voit l'appel du poste {station.name}. "
+            "En attendant, arrête la machine et attends en sécurité."
+        )
+
+    def help_answered(self, station: StationAt, user_id: int | None) -> str:
+        """A staff badge at a station that called for help: the teacher is there."""
+        name = None
+        if user_id is not None:
+            name = self.scope.conn.execute(
+                select(USERS.c.name).where(USERS.c.id == user_id)
+            ).scalar()
+        station.set(help_since=None)
+        who = name or "Le maître pro"
+        return f"{who} est là : l'appel à l'aide du poste {station.name} est terminé."
 
     # -- undo ------------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ CONTEXT_FIELDS = (
     "active_run_id",
     "acting_for_id",
     "paused_by_exit",
+    "help_since",
 )
 
 _RUN_PIECE = PIECES.alias("run_piece")
@@ -514,6 +515,7 @@ class Shop:
             active_run_id=row.active_run_id,
             acting_for_id=row.acting_for_id,
             paused_by_exit=bool(row.paused_by_exit),
+            help_since=row.help_since,
         )
         at = StationAt(row, context, run)
         self.stations[at.id] = at
@@ -658,6 +660,7 @@ class Shop:
             "arc_on": row.device_arc_on,
             "acting_for": None,
             "run_status": None,
+            "help_since": context.help_since,
         }
         if run is not None:
             operation = self.operation_label(run.operation_id)

@@ -100,6 +100,9 @@ class StationContext(Base):
     acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     # The active run was paused because the last student left: the next one resumes it.
     paused_by_exit: Mapped[bool] = mapped_column(default=False)
+    # Since when the students at the station wait for the teacher (A-AIDE), until a staff
+    # badge is scanned there or the last student leaves.
+    help_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 def current_context_id(

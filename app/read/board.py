@@ -83,6 +83,7 @@ def _card(status: dict[str, Any]) -> dict[str, Any]:
         "arc_on": bool(status["arc_on"]),
         "idle": status["idle"],
         "welding": welding,
+        "help_since": status["help_at"],
     }
 
 

@@ -5,6 +5,8 @@ kiosk share.
   operation and piece.
 - Without a run, what is selected (work order, operation, piece) shows only while
   someone is badged in: what the last student left selected is not work going on.
+- Students who called the teacher (``A-AIDE``) wait since ``help_since``, while one of
+  them is still badged in.
 - A welding station also shows whether its device is online and whether the arc is on
   (never on while the device is offline: only its Last Will can say so).
 
@@ -100,6 +102,7 @@ _COLUMNS = (
     _RUN_WO.c.number.label("run_wo"),
     _RUN_WO.c.product.label("run_product"),
     _ACTING.c.code.label("acting_for"),
+    CONTEXTS.c.help_since,
     DEVICES.c.state.label("device_state"),
     DEVICES.c.arc_on,
     DEVICES.c.arc_started_at,
@@ -242,12 +245,15 @@ def describe(row: Record, students: list[dict[str, str]], detail: bool) -> dict[
         "run": run,
         "online": (state == "online") if welding else None,
         "arc_on": arc_on if welding else None,
+        # Only while someone is badged in (the last one out ends the call).
+        "help_since": iso(row.help_since) if students else None,
     }
     if row.kind == KIOSK:
         status["acting_for"] = row.acting_for
     if detail:
         status["idle"] = not students and run is None and not arc_on
         status["welding"] = None
+        status["help_at"] = row.help_since if students else None
         if welding:
             last = None
             if row.last_weld_at is not None:

@@ -57,6 +57,22 @@ def test_the_home_page_is_the_board_with_the_live_state(client: FlaskClient, bus
     assert "Postes libres" in page and "Table de découpe plasma" in page
 
 
+def test_a_station_whose_students_called_the_teacher_says_so_until_he_comes(
+    client: FlaskClient, welder: Scanner
+) -> None:
+    welder.ok(LUCAS)
+    welder.ok("A-AIDE")
+
+    html = client.get(LIVE).get_data(as_text=True)
+    start = html.rindex("<article", 0, html.index('data-key="ST-SOUD-01"'))
+    card = html[start : html.index("</article>", start)]
+    assert "needs-help" in card
+    assert re.search(r"Aide demandée depuis \d\d:\d\d", text_of(card))
+
+    welder.ok("B-9001")  # the teacher's badge at the station
+    assert "Aide demandée" not in client.get(LIVE).get_data(as_text=True)
+
+
 def test_the_page_loads_its_script_from_the_server_and_falls_back_to_a_meta_refresh(
     client: FlaskClient, school: None
 ) -> None:

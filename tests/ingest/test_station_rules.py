@@ -531,3 +531,57 @@ def test_a_label_past_the_orders_quantity_and_margin_asks_for_the_teacher(
     scanner.ok("P-2026-000003")
     app.config["ATELIER_EXTRA_PIECES"] = 3
     scanner.ok("P-2026-000007")
+
+
+# -- calling the teacher (A-AIDE) ----------------------------------------------------------
+
+
+def test_a_aide_calls_the_teacher_until_a_staff_badge_is_scanned_at_the_station(
+    scanner: Scanner,
+) -> None:
+    scanner.ok(LUCAS)
+    body = scanner.ok("A-AIDE")
+    assert body["kind"] == "action"
+    assert "maître pro est prévenu" in body["message"]
+    since = body["station"]["help_since"]
+    assert since is not None
+    # Calling again changes nothing: the call keeps its time, and says it is already made.
+    again = scanner.ok("A-AIDE")
+    assert "déjà prévenu" in again["message"]
+    assert again["station"]["help_since"] == since
+    # The teacher's badge at the station answers the call (and badges nobody in).
+    done = scanner.ok(TEACHER)
+    assert done["message"].startswith("M. Perrin est là")
+    assert done["station"]["help_since"] is None
+    assert present_at("ST-SOUD-01") == ["E2026-001"]
+    # With no call open, a staff badge still does not work at a station.
+    scanner.refused(TEACHER, "not_allowed")
+
+
+def test_a_aide_needs_a_student_badged_in(scanner: Scanner) -> None:
+    scanner.refused("A-AIDE", "no_student")
+
+
+def test_the_call_ends_when_the_last_student_leaves(scanner: Scanner) -> None:
+    scanner.ok(LUCAS)
+    scanner.ok(INES)
+    scanner.ok("A-AIDE")
+    assert scanner.ok(LUCAS)["station"]["help_since"] is not None  # Inès still waits
+    assert scanner.ok(INES)["station"]["help_since"] is None
+    assert scanner.ok(INES)["station"]["help_since"] is None  # back in: no call open
+
+
+def test_a_call_for_help_made_by_mistake_is_undone(scanner: Scanner) -> None:
+    scanner.ok(LUCAS)
+    scanner.ok("A-AIDE")
+    body = scanner.ok("A-ANNULE")
+    assert "A-AIDE" in body["message"]
+    assert body["station"]["help_since"] is None
+    assert body["station"]["students"] == [{"id": "E2026-001", "name": "Lucas M."}]
+
+
+def test_a_call_keeps_going_through_the_work(scanner: Scanner) -> None:
+    start_weld(scanner, LUCAS)
+    body = scanner.ok("A-AIDE")
+    assert body["station"]["run"]["status"] == "running"
+    assert scanner.ok("A-PAUSE")["station"]["help_since"] == body["station"]["help_since"]
