@@ -66,6 +66,10 @@ def create_app(config: Config | None = None) -> Flask:
 def _register_hooks(app: Flask) -> None:
     @app.before_request
     def _require_new_password() -> Any:
+        # Only a signed-in session can owe a new password: a request without the session
+        # cookie (a device's scan with its bearer token) need not load a user at all.
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return None
         if (
             current_user.is_authenticated
             and getattr(current_user, "must_change_password", False)

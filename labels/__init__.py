@@ -1,1 +1,3 @@
-"""Pure label code: the code grammar printed on labels and badges (imports nothing of app/)."""
+"""Pure label code (imports nothing of app/): the grammar of the printed codes (codes), Code
+128 symbols (barcode), label stock (stock), PDF sheets, badges, action board and traveller
+(pdf), and ZPL for thermal printers (zpl)."""

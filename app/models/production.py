@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column, relationship
 
 from app.models.base import Base
-from app.models.types import UtcDateTime, table_of, utcnow
+from app.models.types import UtcDateTime, stamp_index, table_of, utcnow
 
 if TYPE_CHECKING:
     from app.models.curriculum import Competency
@@ -224,10 +224,13 @@ class Piece(Base):
         CheckConstraint("status IN ('in_progress', 'awaiting_review', 'reviewed')", name="status"),
         # The board's "finished today" and "awaiting review" panels.
         Index("ix_pieces_status_completed", "status", "completed_at"),
+        stamp_index("pieces", "event_id"),
+        stamp_index("pieces", "completed_event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    # Indexed first in (site_id, code).
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     code: Mapped[str] = mapped_column(String(20))
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="in_progress")
@@ -236,9 +239,9 @@ class Piece(Base):
     round: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # The scan that created the piece from an unknown label.
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    completed_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    completed_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
     work_order: Mapped[WorkOrder] = relationship()
     runs: Mapped[list[OperationRun]] = relationship(
@@ -262,6 +265,7 @@ class OperationRun(Base):
         # double it.
         UniqueConstraint("piece_id", "operation_id", "round"),
         CheckConstraint("status IN ('running', 'paused', 'finished')", name="status"),
+        stamp_index("operation_runs", "finished_event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -273,7 +277,7 @@ class OperationRun(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    finished_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    finished_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
     piece: Mapped[Piece] = relationship(back_populates="runs")
     operation: Mapped[Operation] = relationship()
@@ -300,6 +304,7 @@ class RunInterval(Base):
             sqlite_where=OPEN_PERIOD,
             postgresql_where=OPEN_PERIOD,
         ),
+        stamp_index("run_intervals", "ended_event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -308,7 +313,7 @@ class RunInterval(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
     run: Mapped[OperationRun] = relationship(back_populates="intervals")
 
@@ -341,6 +346,7 @@ class Presence(Base):
             postgresql_where=OPEN_PERIOD,
         ),
         Index("ix_presences_station_started", "station_id", "started_at"),
+        stamp_index("presences", "ended_event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -349,7 +355,7 @@ class Presence(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    ended_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
     station: Mapped[Station] = relationship()
     student: Mapped[Student] = relationship()

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Table
+from sqlalchemy import DateTime, Dialect, Index, Table, text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -97,3 +97,13 @@ def table_of(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def stamp_index(table: str, column: str) -> Index:
+    """Index a column that is NULL on most rows (the event that ended a row, say) partially.
+
+    Rows written with it NULL then cost no index page; look-ups by value (``column = :id``,
+    which implies NOT NULL) use the index all the same, on SQLite and on PostgreSQL.
+    """
+    present = text(f"{column} IS NOT NULL")
+    return Index(f"ix_{table}_{column}", column, sqlite_where=present, postgresql_where=present)
