@@ -136,14 +136,14 @@ def bar_height_mm(module_count: int, module_mm: float) -> float:
 
 def _too_long(payload: str, width_mm: float, need_mm: float) -> LayoutError:
     return LayoutError(
-        f"Le code « {payload} » est trop long pour une étiquette de {_mm(width_mm)} mm de "
-        f"large : pour rester lisible, il lui faut {_mm(need_mm)} mm. Choisissez une "
+        f"Le code « {payload} » est trop long pour une étiquette de {format_mm(width_mm)} mm de "
+        f"large : pour rester lisible, il lui faut {format_mm(need_mm)} mm. Choisissez une "
         "étiquette plus large ou un code plus court.",
         f"{payload!r} needs {need_mm:.1f} mm, label is {width_mm:.1f} mm wide",
     )
 
 
-def _mm(value: float) -> str:
+def format_mm(value: float) -> str:
     """Format a length in millimetres the French way (``37``, ``85,6``)."""
     return f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
 
