@@ -28,15 +28,18 @@ from reportlab.pdfgen.canvas import Canvas
 from labels.barcode import (
     EDGE_MM,
     MIN_BAR_HEIGHT_MM,
+    MIN_MODULE_MM,
+    PRINT_GRID_MM,
     InvalidCode,
     LayoutError,
     bar_height_mm,
     bars,
     check_code,
-    min_width_mm,
+    format_mm,
     module_mm,
     modules,
     parsed,
+    symbol_width_mm,
 )
 from labels.codes import ACTION_HINTS, ACTION_WORDS, Action, CodeKind
 from labels.content import Label
@@ -53,6 +56,8 @@ GUIDE_GREY = Color(0.7, 0.7, 0.7)
 RULE_GREY = Color(0.55, 0.55, 0.55)
 DASH = "—"
 SINGLE_LABEL_MM = (70.0, 37.0)
+COMFORTABLE_MODULE_MM = 4 * PRINT_GRID_MM
+EDGE_GRID_MM = 2 * PRINT_GRID_MM
 CARD = "carte"
 
 
@@ -109,7 +114,9 @@ class _Page:
     ) -> float:
         """Draw the bars centred on ``centre_mm`` and the code under them; return the bottom."""
         pattern = modules(payload)
-        left = centre_mm - len(pattern) * module / 2
+        # The bars' left edge on a 1/150 inch grid (every 150, 300 and 600 dpi device's
+        # dots): with a module on the 1/300 inch grid, bar edges fall on whole dots.
+        left = round((centre_mm - len(pattern) * module / 2) / EDGE_GRID_MM) * EDGE_GRID_MM
         path = self.canvas.beginPath()
         bottom = self.y(top_mm + height_mm)
         for start, width in bars(pattern):
@@ -177,11 +184,33 @@ class _Box:
     h: float
 
 
-def _draw_label(page: _Page, label: Label, box: _Box, *, badge: bool = False) -> None:
-    """Draw a label in its box (already inset): texts, then bars and code; a badge's line
-    (the school) goes under the bars."""
+def label_module_mm(payload: str, label_w_mm: float, printable_w_mm: float) -> float:
+    """Return the module of a code on a label: quiet zones on the label, ``EDGE_MM`` from
+    its cut, and the bars within the part of it the printer reaches."""
+    module = module_mm(payload, label_w_mm)
+    count = len(modules(payload))
+    if count * module <= printable_w_mm + 1e-9:
+        return module
+    on_grid = math.floor(printable_w_mm / count / PRINT_GRID_MM + 1e-9) * PRINT_GRID_MM
+    if on_grid >= MIN_MODULE_MM:
+        return on_grid
+    if count * MIN_MODULE_MM <= printable_w_mm + 1e-9:
+        return MIN_MODULE_MM
+    raise LayoutError(
+        f"Le code « {payload} » est trop long pour une étiquette de {format_mm(label_w_mm)} mm "
+        "de large sur ce support : l'imprimante n'atteint pas le bord de la feuille. "
+        "Choisissez une étiquette plus large ou un code plus court.",
+        f"{payload!r}: bars need {count * MIN_MODULE_MM:.1f} mm, {printable_w_mm:.1f} printable",
+    )
+
+
+def _draw_label(
+    page: _Page, label: Label, box: _Box, label_w_mm: float, *, badge: bool = False
+) -> None:
+    """Draw a label in its box (the part the printer reaches, less a margin): texts, then
+    bars and code; a badge's line (the school) goes under the bars."""
     payload = check_code(label.code)
-    module = module_mm(payload, box.w, edge_mm=0)
+    module = label_module_mm(payload, label_w_mm, box.w)
     pattern_count = len(modules(payload))
     centre = box.x + box.w / 2
     y = box.y
@@ -261,7 +290,7 @@ def _sheet(labels: Sequence[Label], stock: Stock, start: int, title: str, badge:
             page.box(x, y, stock.label_w_mm, stock.label_h_mm, 0.3)
             canvas.setStrokeColor(black)
         box = _Box(x + across, y + down, stock.label_w_mm - 2 * across, stock.label_h_mm - 2 * down)
-        _draw_label(page, label, box, badge=badge)
+        _draw_label(page, label, box, stock.label_w_mm, badge=badge)
     canvas.showPage()
     canvas.save()
     return out.getvalue()
@@ -287,11 +316,14 @@ def badge_sheet(badges: Sequence[Label], start: int = 0) -> bytes:
 def single_label_pdf(label: Label) -> bytes:
     """Render one label on a page of its own size: 70 × 37 mm, wider if the code needs it."""
     payload = check_code(label.code)
-    width = max(SINGLE_LABEL_MM[0], math.ceil(min_width_mm(payload) - 2 * EDGE_MM + 2 * PAD_MM))
+    # Wider when needed: as wide as the code needs with 0.339 mm modules (4/300 inch).
+    count = len(modules(payload))
+    width = max(SINGLE_LABEL_MM[0], math.ceil(symbol_width_mm(count, COMFORTABLE_MODULE_MM)))
+    width += 2 * EDGE_MM if width > SINGLE_LABEL_MM[0] else 0
     out, canvas = _new_canvas((width, SINGLE_LABEL_MM[1]), payload)
     page = _Page(canvas, SINGLE_LABEL_MM[1])
     box = _Box(PAD_MM, PAD_MM, width - 2 * PAD_MM, SINGLE_LABEL_MM[1] - 2 * PAD_MM)
-    _draw_label(page, label, box)
+    _draw_label(page, label, box, width)
     canvas.showPage()
     canvas.save()
     return out.getvalue()
@@ -493,20 +525,21 @@ def wps_lines(wps: WpsRange) -> list[str]:
     return lines
 
 
-MARGIN_MM = 12.0
+MARGIN_MM = 10.0
 HEADER_MM = 52.0
 TABLE_HEAD_MM = 7.0
 ROW_MM = 24.0
 FOOTER_MM = 8.0
 NOTES_ROWS = 2  # the box for remarks takes the height of two steps, on the last page
 # (title, width in mm) of each column of the routing table.
+# The code column holds an operation code (200 modules) at 0.339 mm with its quiet zones.
 COLUMNS = (
-    ("Étape", 11.0),
-    ("Opération", 48.0),
-    ("Code à scanner", 64.0),
-    ("Élève · date", 27.0),
-    ("Fait", 11.0),
-    ("Notes", 25.0),
+    ("Étape", 10.0),
+    ("Opération", 46.0),
+    ("Code à scanner", 76.0),
+    ("Élève · date", 26.0),
+    ("Fait", 10.0),
+    ("Notes", 22.0),
 )
 
 
