@@ -36,6 +36,7 @@ from labels.barcode import (
     bars,
     check_code,
     format_mm,
+    min_width_mm,
     module_mm,
     modules,
     parsed,
@@ -316,10 +317,12 @@ def badge_sheet(badges: Sequence[Label], start: int = 0) -> bytes:
 def single_label_pdf(label: Label) -> bytes:
     """Render one label on a page of its own size: 70 × 37 mm, wider if the code needs it."""
     payload = check_code(label.code)
-    # Wider when needed: as wide as the code needs with 0.339 mm modules (4/300 inch).
-    count = len(modules(payload))
-    width = max(SINGLE_LABEL_MM[0], math.ceil(symbol_width_mm(count, COMFORTABLE_MODULE_MM)))
-    width += 2 * EDGE_MM if width > SINGLE_LABEL_MM[0] else 0
+    width = SINGLE_LABEL_MM[0]
+    if min_width_mm(payload) > width:
+        # Too long for 70 mm: the page is made as wide as the code needs at 0.339 mm
+        # modules (4/300 inch), a comfortable width, since it is chosen here anyway.
+        count = len(modules(payload))
+        width = math.ceil(symbol_width_mm(count, COMFORTABLE_MODULE_MM) + 2 * EDGE_MM)
     out, canvas = _new_canvas((width, SINGLE_LABEL_MM[1]), payload)
     page = _Page(canvas, SINGLE_LABEL_MM[1])
     box = _Box(PAD_MM, PAD_MM, width - 2 * PAD_MM, SINGLE_LABEL_MM[1] - 2 * PAD_MM)
@@ -606,7 +609,8 @@ def _traveller_row(page: _Page, step: TravellerStep, top: float) -> None:
     for column_x in [*x_positions[1:]]:
         page.line(column_x, top, column_x, top + ROW_MM)
     step_x, name_x, code_x, who_x, done_x, _notes_x = x_positions
-    page.text(step_x + COLUMNS[0][1] / 2, top + 8, str(step.step), BOLD, 13, align="centre")
+    number_pt = _fit(str(step.step), BOLD, 13, COLUMNS[0][1] - 1.5)
+    page.text(step_x + COLUMNS[0][1] / 2, top + 8, str(step.step), BOLD, number_pt, align="centre")
     name_w = COLUMNS[1][1] - 3
     wps = wps_lines(step.wps) if step.wps is not None else []
     y = top + 4.5
