@@ -240,8 +240,9 @@ def _draw_label(
             "de hauteur que demandent les barres. Raccourcissez le titre ou les lignes.",
             f"{payload!r}: {room:.1f} mm left for the bars",
         )
-    height = min(room, max(wanted, MAX_BAR_MM if badge else room))
-    height = min(height, MAX_BAR_MM)
+    # As tall as the label allows, up to MAX_BAR_MM (taller than the rule's minimum: the
+    # scan line of a handheld reader has more room to cross every bar).
+    height = min(room, max(wanted, MAX_BAR_MM))
     if badge:
         y += (room - height) / 2
     page.symbol(payload, centre, y, module, height, human_pt=human_pt)
