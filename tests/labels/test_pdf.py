@@ -104,6 +104,8 @@ def test_a_ten_page_sheet_holds_240_labels_in_order() -> None:
 
 def test_sheet_text_is_extracted_exactly_with_its_accents() -> None:
     data = pdf.label_sheet([Label("ST-SOUD-03", "Poste soudure — MAG", ("Cabine n° 3 : œuvre",))])
+    # DejaVu Sans is embedded, as a subset: the whole font alone weighs 740 KiB.
+    assert b"/FontFile2" in data and len(data) < 100_000
     lines = texts(data)[0].splitlines()
     assert lines == ["Poste soudure — MAG", "Cabine n° 3 : œuvre", "ST-SOUD-03"]
 
