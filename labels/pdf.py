@@ -88,6 +88,7 @@ class _Page:
         *,
         align: str = "left",
     ) -> None:
+        text = _one_line(text)
         self.canvas.setFont(font, size_pt)
         if align == "centre":
             self.canvas.drawCentredString(x_mm * mm, self.y(baseline_mm), text)
@@ -129,6 +130,11 @@ class _Page:
         return baseline + human_pt * PT_MM * 0.25
 
 
+def _one_line(text: str) -> str:
+    """Return text as one printable line: a line break or a control character is a space."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def _fit(text: str, font: str, size_pt: float, width_mm: float, min_pt: float = 5.0) -> float:
     """Return the largest size ≤ ``size_pt`` at which the text fits ``width_mm``."""
     size = size_pt
@@ -147,6 +153,7 @@ def _clip(text: str, font: str, size_pt: float, width_mm: float) -> str:
 
 
 def _fitted(text: str, font: str, size_pt: float, width_mm: float) -> tuple[str, float]:
+    text = _one_line(text)
     size = _fit(text, font, size_pt, width_mm)
     return _clip(text, font, size, width_mm), size
 

@@ -189,3 +189,15 @@ def test_stock_geometry_fits_an_a4_page() -> None:
         assert right <= 210 + 0.05 and bottom <= 297 + 0.05
         assert stock.pitch_x_mm >= stock.label_w_mm and stock.pitch_y_mm >= stock.label_h_mm
     assert get_stock("3x8").per_page == 24 and get_stock("carte").per_page == 10
+
+
+def test_line_breaks_and_control_characters_in_texts_print_as_spaces() -> None:
+    label = Label("P-2026-000001", "Support\nsoudé\t\x00", ("ligne\r\nsuivante",))
+    lines = texts(pdf.label_sheet([label]))[0].splitlines()
+    assert lines == ["Support soudé", "ligne suivante", "P-2026-000001"]
+
+
+def test_an_empty_routing_still_prints_one_page() -> None:
+    sheet = pdf.Traveller("OF-2026-0001", "Client", "Produit", 1, None, None, ())
+    (text,) = texts(pdf.traveller(sheet))
+    assert "page 1/1" in text and "Plan : —" in text
