@@ -444,9 +444,7 @@ def action_board(school: str | None = None, station: str | None = None) -> bytes
     margin = 12.0
     width = A4_MM[0] - 2 * margin
     page.text(margin, margin + 8, "Codes d'action", BOLD, 22)
-    subtitle = " · ".join(
-        part for part in (school, f"Poste {station}" if station else None) if part
-    )
+    subtitle = " · ".join(part for part in (school, station) if part)
     if subtitle:
         text, size = _fitted(subtitle, REGULAR, 12, width)
         page.text(margin, margin + 15, text, REGULAR, size)

@@ -20,9 +20,9 @@ def test_every_action_of_the_grammar_is_on_the_board_and_decodes() -> None:
 
 
 def test_the_board_says_each_actions_word_and_hint_in_french() -> None:
-    (text,) = texts(pdf.action_board("École de Production de Belfort", "ST-SOUD-03"))
+    (text,) = texts(pdf.action_board("École de Production de Belfort", "Poste MAG 1"))
     lines = text.splitlines()
-    assert lines[:2] == ["Codes d'action", "École de Production de Belfort · Poste ST-SOUD-03"]
+    assert lines[:2] == ["Codes d'action", "École de Production de Belfort · Poste MAG 1"]
     for action in Action:
         assert ACTION_WORDS[action] in lines
         assert ACTION_HINTS[action] in lines
