@@ -529,7 +529,7 @@ class ScanRules:
             return f"Ton maître pro est déjà prévenu ({waited}). Il arrive : attends en sécurité."
         station.set(help_since=self.scope.now)
         return (
-            f"Ton maître pro est prévenu : il voit l'appel du poste {station.name}. "
+            "Ton maître pro est prévenu : ton appel s'affiche au tableau de l'atelier. "
             "En attendant, arrête la machine et attends en sécurité."
         )
 
@@ -542,7 +542,7 @@ class ScanRules:
             ).scalar()
         station.set(help_since=None)
         who = name or "Le maître pro"
-        return f"{who} est là : l'appel à l'aide du poste {station.name} est terminé."
+        return f"{who} est là : l'appel à l'aide est terminé."
 
     # -- undo ------------------------------------------------------------------------------
 
