@@ -33,6 +33,25 @@ class Action(StrEnum):
     PAUSE = "A-PAUSE"
     UNDO = "A-ANNULE"
     LEAVE = "A-SORTIE"
+    HELP = "A-AIDE"
+
+
+# The words printed under each action's pictogram on the action board, and the hint line
+# beside it: the board is drawn from these, so a new action shows up on it by itself.
+ACTION_WORDS: dict[Action, str] = {
+    Action.FINISH: "Terminer",
+    Action.PAUSE: "Pause",
+    Action.UNDO: "Annuler",
+    Action.LEAVE: "Sortir",
+    Action.HELP: "Appeler",
+}
+ACTION_HINTS: dict[Action, str] = {
+    Action.FINISH: "Terminer l'opération en cours",
+    Action.PAUSE: "Mettre en pause, ou reprendre",
+    Action.UNDO: "Annuler le dernier scan (60 s)",
+    Action.LEAVE: "Sortir du poste : tout le monde se débadge",
+    Action.HELP: "Appeler le maître pro",
+}
 
 
 @dataclass(frozen=True)
@@ -127,7 +146,7 @@ def parse_rfid_badge(text: str) -> ParsedCode | None:
 
 
 def parse_action(text: str) -> ParsedCode | None:
-    """Recognise one of the action codes ``A-FIN``, ``A-PAUSE``, ``A-ANNULE``, ``A-SORTIE``."""
+    """Recognise one of the action codes (``A-FIN``, ``A-PAUSE``, ``A-ANNULE``, …)."""
     if ACTION_PATTERN.fullmatch(text):
         try:
             return ParsedCode(CodeKind.ACTION, text, action=Action(text))
