@@ -17,6 +17,7 @@ from flask import (
     Response,
     abort,
     flash,
+    redirect,
     render_template,
     request,
     url_for,
@@ -171,6 +172,20 @@ def station_labels() -> Any:
         return _download(documents.render_station_labels(user.site_id, stock_name))
     except PrintingError as error:
         return _problem(error)
+
+
+@bp.get("/etiquette")
+@login_required  # type: ignore[untyped-decorator]
+def one_label() -> Any:
+    """Send the page's one-label form to the label's own address."""
+    _staff()
+    fmt = request.args.get("format", "pdf")
+    dpi = request.args.get("dpi", "203")
+    try:
+        payload = documents.code(request.args.get("code", ""))
+    except PrintingError as error:
+        return _problem(error)
+    return redirect(url_for("printing.label", code=payload, fmt=fmt, dpi=dpi))
 
 
 @bp.get("/etiquette/<code>.<fmt>")
