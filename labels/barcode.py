@@ -7,6 +7,11 @@ Sizing rule, for a cheap handheld CCD or laser scanner reading a label printed a
   3 dots at 300 dpi (0.254 mm); at most 0.5 mm. Within that range the largest width that
   fits the label is chosen, since a wider module reads from further and through a worn
   or badly printed label.
+- On paper (PDF, SVG) the module and the bars' edges sit on a grid of 1/300 inch, so
+  that 300 and 600 dpi printers draw every module with the same number of dots (a
+  0.352 mm module at 600 dpi would be 8 or 9 dots, bar by bar): the modules used are
+  0.254, 0.339 and 0.423 mm (3, 4 and 5 three-hundredths of an inch), or exactly 0.25 mm
+  when nothing wider fits.
 - Quiet zone of 10 modules on each side (2.5 mm at 0.25 mm, 5 mm at 0.5 mm), plus
   ``EDGE_MM`` between the quiet zone and the edge of the label.
 - Bar height at least 10 mm or 15 % of the symbol's length, whichever is larger (a 50 mm
@@ -41,6 +46,7 @@ MIN_BAR_HEIGHT_MM = 10.0
 BAR_HEIGHT_RATIO = 0.15
 EDGE_MM = 1.5  # white between the quiet zone and the cut of the label
 MM_PER_INCH = 25.4
+PRINT_GRID_MM = MM_PER_INCH / 300
 DEFAULT_WIDTH_MM = 70.0  # the piece label of the default 3x8 stock
 HUMAN_TEXT_PT = 9.0
 TITLE_PT = 12.0
@@ -149,7 +155,7 @@ def format_mm(value: float) -> str:
 
 
 def module_mm(
-    payload: str, width_mm: float, *, step_mm: float = 0.01, edge_mm: float = EDGE_MM
+    payload: str, width_mm: float, *, step_mm: float = PRINT_GRID_MM, edge_mm: float = EDGE_MM
 ) -> float:
     """Return the widest module (≤ 0.5 mm) for which the symbol fits ``width_mm``.
 
@@ -158,10 +164,11 @@ def module_mm(
     """
     count = len(modules(payload))
     room = width_mm - 2 * edge_mm
-    best = math.floor(room / (count + 2 * QUIET_ZONE_MODULES) / step_mm + 1e-9) * step_mm
-    if best < MIN_MODULE_MM - 1e-9:
+    widest = room / (count + 2 * QUIET_ZONE_MODULES)
+    if widest < MIN_MODULE_MM - 1e-9:
         raise _too_long(payload, width_mm, symbol_width_mm(count, MIN_MODULE_MM) + 2 * edge_mm)
-    return min(MAX_MODULE_MM, best)
+    on_grid = math.floor(min(widest, MAX_MODULE_MM) / step_mm + 1e-9) * step_mm
+    return on_grid if on_grid >= MIN_MODULE_MM else MIN_MODULE_MM
 
 
 def module_dots(payload: str, width_mm: float | None, dpi: int) -> int:

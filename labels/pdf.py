@@ -28,15 +28,19 @@ from reportlab.pdfgen.canvas import Canvas
 from labels.barcode import (
     EDGE_MM,
     MIN_BAR_HEIGHT_MM,
+    MIN_MODULE_MM,
+    PRINT_GRID_MM,
     InvalidCode,
     LayoutError,
     bar_height_mm,
     bars,
     check_code,
+    format_mm,
     min_width_mm,
     module_mm,
     modules,
     parsed,
+    symbol_width_mm,
 )
 from labels.codes import ACTION_HINTS, ACTION_WORDS, Action, CodeKind
 from labels.content import Label
@@ -53,6 +57,8 @@ GUIDE_GREY = Color(0.7, 0.7, 0.7)
 RULE_GREY = Color(0.55, 0.55, 0.55)
 DASH = "—"
 SINGLE_LABEL_MM = (70.0, 37.0)
+COMFORTABLE_MODULE_MM = 4 * PRINT_GRID_MM
+EDGE_GRID_MM = 2 * PRINT_GRID_MM
 CARD = "carte"
 
 
@@ -82,6 +88,7 @@ class _Page:
         *,
         align: str = "left",
     ) -> None:
+        text = _one_line(text)
         self.canvas.setFont(font, size_pt)
         if align == "centre":
             self.canvas.drawCentredString(x_mm * mm, self.y(baseline_mm), text)
@@ -109,7 +116,9 @@ class _Page:
     ) -> float:
         """Draw the bars centred on ``centre_mm`` and the code under them; return the bottom."""
         pattern = modules(payload)
-        left = centre_mm - len(pattern) * module / 2
+        # The bars' left edge on a 1/150 inch grid (every 150, 300 and 600 dpi device's
+        # dots): with a module on the 1/300 inch grid, bar edges fall on whole dots.
+        left = round((centre_mm - len(pattern) * module / 2) / EDGE_GRID_MM) * EDGE_GRID_MM
         path = self.canvas.beginPath()
         bottom = self.y(top_mm + height_mm)
         for start, width in bars(pattern):
@@ -119,6 +128,11 @@ class _Page:
         baseline = top_mm + height_mm + 1.0 + human_pt * PT_MM * 0.75
         self.text(centre_mm, baseline, payload, REGULAR, human_pt, align="centre")
         return baseline + human_pt * PT_MM * 0.25
+
+
+def _one_line(text: str) -> str:
+    """Return text as one printable line: a line break or a control character is a space."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 def _fit(text: str, font: str, size_pt: float, width_mm: float, min_pt: float = 5.0) -> float:
@@ -139,6 +153,7 @@ def _clip(text: str, font: str, size_pt: float, width_mm: float) -> str:
 
 
 def _fitted(text: str, font: str, size_pt: float, width_mm: float) -> tuple[str, float]:
+    text = _one_line(text)
     size = _fit(text, font, size_pt, width_mm)
     return _clip(text, font, size, width_mm), size
 
@@ -177,11 +192,33 @@ class _Box:
     h: float
 
 
-def _draw_label(page: _Page, label: Label, box: _Box, *, badge: bool = False) -> None:
-    """Draw a label in its box (already inset): texts, then bars and code; a badge's line
-    (the school) goes under the bars."""
+def label_module_mm(payload: str, label_w_mm: float, printable_w_mm: float) -> float:
+    """Return the module of a code on a label: quiet zones on the label, ``EDGE_MM`` from
+    its cut, and the bars within the part of it the printer reaches."""
+    module = module_mm(payload, label_w_mm)
+    count = len(modules(payload))
+    if count * module <= printable_w_mm + 1e-9:
+        return module
+    on_grid = math.floor(printable_w_mm / count / PRINT_GRID_MM + 1e-9) * PRINT_GRID_MM
+    if on_grid >= MIN_MODULE_MM:
+        return on_grid
+    if count * MIN_MODULE_MM <= printable_w_mm + 1e-9:
+        return MIN_MODULE_MM
+    raise LayoutError(
+        f"Le code « {payload} » est trop long pour une étiquette de {format_mm(label_w_mm)} mm "
+        "de large sur ce support : l'imprimante n'atteint pas le bord de la feuille. "
+        "Choisissez une étiquette plus large ou un code plus court.",
+        f"{payload!r}: bars need {count * MIN_MODULE_MM:.1f} mm, {printable_w_mm:.1f} printable",
+    )
+
+
+def _draw_label(
+    page: _Page, label: Label, box: _Box, label_w_mm: float, *, badge: bool = False
+) -> None:
+    """Draw a label in its box (the part the printer reaches, less a margin): texts, then
+    bars and code; a badge's line (the school) goes under the bars."""
     payload = check_code(label.code)
-    module = module_mm(payload, box.w, edge_mm=0)
+    module = label_module_mm(payload, label_w_mm, box.w)
     pattern_count = len(modules(payload))
     centre = box.x + box.w / 2
     y = box.y
@@ -210,8 +247,9 @@ def _draw_label(page: _Page, label: Label, box: _Box, *, badge: bool = False) ->
             "de hauteur que demandent les barres. Raccourcissez le titre ou les lignes.",
             f"{payload!r}: {room:.1f} mm left for the bars",
         )
-    height = min(room, max(wanted, MAX_BAR_MM if badge else room))
-    height = min(height, MAX_BAR_MM)
+    # As tall as the label allows, up to MAX_BAR_MM (taller than the rule's minimum: the
+    # scan line of a handheld reader has more room to cross every bar).
+    height = min(room, max(wanted, MAX_BAR_MM))
     if badge:
         y += (room - height) / 2
     page.symbol(payload, centre, y, module, height, human_pt=human_pt)
@@ -261,7 +299,7 @@ def _sheet(labels: Sequence[Label], stock: Stock, start: int, title: str, badge:
             page.box(x, y, stock.label_w_mm, stock.label_h_mm, 0.3)
             canvas.setStrokeColor(black)
         box = _Box(x + across, y + down, stock.label_w_mm - 2 * across, stock.label_h_mm - 2 * down)
-        _draw_label(page, label, box, badge=badge)
+        _draw_label(page, label, box, stock.label_w_mm, badge=badge)
     canvas.showPage()
     canvas.save()
     return out.getvalue()
@@ -287,11 +325,16 @@ def badge_sheet(badges: Sequence[Label], start: int = 0) -> bytes:
 def single_label_pdf(label: Label) -> bytes:
     """Render one label on a page of its own size: 70 × 37 mm, wider if the code needs it."""
     payload = check_code(label.code)
-    width = max(SINGLE_LABEL_MM[0], math.ceil(min_width_mm(payload) - 2 * EDGE_MM + 2 * PAD_MM))
+    width = SINGLE_LABEL_MM[0]
+    if min_width_mm(payload) > width:
+        # Too long for 70 mm: the page is made as wide as the code needs at 0.339 mm
+        # modules (4/300 inch), a comfortable width, since it is chosen here anyway.
+        count = len(modules(payload))
+        width = math.ceil(symbol_width_mm(count, COMFORTABLE_MODULE_MM) + 2 * EDGE_MM)
     out, canvas = _new_canvas((width, SINGLE_LABEL_MM[1]), payload)
     page = _Page(canvas, SINGLE_LABEL_MM[1])
     box = _Box(PAD_MM, PAD_MM, width - 2 * PAD_MM, SINGLE_LABEL_MM[1] - 2 * PAD_MM)
-    _draw_label(page, label, box)
+    _draw_label(page, label, box, width)
     canvas.showPage()
     canvas.save()
     return out.getvalue()
@@ -493,20 +536,21 @@ def wps_lines(wps: WpsRange) -> list[str]:
     return lines
 
 
-MARGIN_MM = 12.0
+MARGIN_MM = 10.0
 HEADER_MM = 52.0
 TABLE_HEAD_MM = 7.0
 ROW_MM = 24.0
 FOOTER_MM = 8.0
 NOTES_ROWS = 2  # the box for remarks takes the height of two steps, on the last page
 # (title, width in mm) of each column of the routing table.
+# The code column holds an operation code (200 modules) at 0.339 mm with its quiet zones.
 COLUMNS = (
-    ("Étape", 11.0),
-    ("Opération", 48.0),
-    ("Code à scanner", 64.0),
-    ("Élève · date", 27.0),
-    ("Fait", 11.0),
-    ("Notes", 25.0),
+    ("Étape", 10.0),
+    ("Opération", 46.0),
+    ("Code à scanner", 76.0),
+    ("Élève · date", 26.0),
+    ("Fait", 10.0),
+    ("Notes", 22.0),
 )
 
 
@@ -573,7 +617,8 @@ def _traveller_row(page: _Page, step: TravellerStep, top: float) -> None:
     for column_x in [*x_positions[1:]]:
         page.line(column_x, top, column_x, top + ROW_MM)
     step_x, name_x, code_x, who_x, done_x, _notes_x = x_positions
-    page.text(step_x + COLUMNS[0][1] / 2, top + 8, str(step.step), BOLD, 13, align="centre")
+    number_pt = _fit(str(step.step), BOLD, 13, COLUMNS[0][1] - 1.5)
+    page.text(step_x + COLUMNS[0][1] / 2, top + 8, str(step.step), BOLD, number_pt, align="centre")
     name_w = COLUMNS[1][1] - 3
     wps = wps_lines(step.wps) if step.wps is not None else []
     y = top + 4.5

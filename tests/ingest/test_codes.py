@@ -27,6 +27,7 @@ from labels.codes import Action, CodeError, CodeKind, ParsedCode, parse_code
         ("A-PAUSE", CodeKind.ACTION),
         ("A-ANNULE", CodeKind.ACTION),
         ("A-SORTIE", CodeKind.ACTION),
+        ("A-AIDE", CodeKind.ACTION),
     ],
 )
 def test_each_contract_example_parses_to_its_kind(text: str, kind: CodeKind) -> None:
