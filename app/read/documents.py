@@ -150,7 +150,7 @@ def work_orders(session: Session, site_id: int) -> list[dict[str, Any]]:
 
 
 def frameworks(session: Session, site_id: int) -> list[dict[str, Any]]:
-    """List the site's frameworks (classes) with their number of active students."""
+    """List the site's frameworks (classes): active students, and those with no printed badge."""
     students = (
         select(func.count())
         .select_from(Student)
@@ -163,7 +163,15 @@ def frameworks(session: Session, site_id: int) -> list[dict[str, Any]]:
         .where(Framework.site_id == site_id)
         .order_by(Framework.code)
     ).all()
-    return [{"code": r.code, "title": r.title, "students": int(r.students)} for r in rows]
+    return [
+        {
+            "code": r.code,
+            "title": r.title,
+            "students": int(r.students),
+            "without_badge": student_badges(session, site_id, r.code).without_badge,
+        }
+        for r in rows
+    ]
 
 
 def framework_exists(session: Session, site_id: int, code: str) -> bool:

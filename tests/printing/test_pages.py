@@ -233,3 +233,20 @@ def test_the_one_label_form_leads_to_the_labels_address(client: FlaskClient, sch
     assert response.status_code == 302
     assert response.headers["Location"] == "/impressions/etiquette/ST-PLASMA.png?dpi=300"
     french_error(client.get("/impressions/etiquette?code=%C3%A9%22&format=png"), 400, "clavier")
+
+
+def test_the_page_names_the_students_of_a_class_without_a_printed_badge(
+    client: FlaskClient, app: Flask
+) -> None:
+    load_school(
+        MINIMAL_SCHOOL,
+        text=MINIMAL_SCHOOL.read_text("utf-8").replace(
+            'badges: ["0B0051E6F2", "B-0004"]', 'badges: ["0B0051E6F2"]'
+        ),
+    )
+    html = signed_in(client).get("/impressions").get_data(as_text=True)
+    assert "Sans badge imprimé : Hugo L." in html
+    pdf = attachment(
+        client.get("/impressions/badges/cap-metallier.pdf"), "badges-cap-metallier.pdf"
+    )
+    assert pdf_codes(pdf) == ["B-0003"]
