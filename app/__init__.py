@@ -21,6 +21,8 @@ from app.extensions import (
     login_manager,
     migrate,
 )
+from app.printing import bp as printing_bp
+from app.printing.commands import register as register_label_commands
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -55,9 +57,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)
+    app.register_blueprint(printing_bp)
     errors.register(app)
 
     cli.register(app)
+    register_label_commands(app)
     i18n.register(app)  # after every command is registered: French help for them all
     _register_hooks(app)
     return app

@@ -163,3 +163,22 @@ def test_the_choice_of_school_is_accessible_when_one_server_holds_several(
     page = pages.open(context, "/")
     sync_api.expect(page.locator("h1")).to_have_text("Choisir l'atelier")
     pages.check(page, "choose-school")
+
+
+def test_the_impressions_page_is_accessible_on_a_tablet_and_after_a_refused_sheet(
+    pages: Pages, school: None
+) -> None:
+    make_staff("prof@example.org", password=PASSWORD)
+    context = pages.context(TABLET)
+    pages.sign_in(context, "prof@example.org")
+    page = pages.open(context, "/impressions")
+    sync_api.expect(page.locator("h1")).to_contain_text("Impressions")
+    pages.check(page, "impressions")
+    form = page.get_by_role("form", name="Étiquettes de pièces de OF-2026-0001")
+    form.get_by_label("Étiquettes", exact=True).fill("1001")
+    # The browser's own check would stop the form first; the server's answer is the point.
+    form.evaluate("f => f.noValidate = true")
+    form.get_by_role("button", name="Étiquettes de pièces").click()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("Nombre d'étiquettes invalide")
+    pages.check(page, "impressions-refused")
+    context.close()

@@ -65,7 +65,7 @@ class French:
 ATELIER: dict[str, French] = {
     "": French(
         "Commandes d'Atelier : données de l'école, jetons des appareils, comptes du "
-        "personnel, réception MQTT et base de données."
+        "personnel, réception MQTT, impressions et base de données."
     ),
     "data": French("Importer ou exporter les données de l'école (YAML)."),
     "data import": French(
@@ -112,6 +112,42 @@ ATELIER: dict[str, French] = {
         "cfg ; le worker d'ingestion lit tous les postes du site. À refaire après un "
         "changement des postes.",
         metavars={"output": "FICHIER", "worker_user": "COMPTE"},
+    ),
+    "labels": French("Imprimer les étiquettes, fiches suiveuses, badges et planches d'actions."),
+    "labels render": French(
+        "Écrire l'étiquette d'un code (OF, opération, pièce, poste, badge, action).\n\n"
+        "Un code connu du site porte sa légende : l'OF et le produit d'une pièce, le nom "
+        "d'un poste, le prénom et l'initiale du titulaire d'un badge, le mot d'une action.",
+        metavars={"code": "CODE", "fmt": "FORMAT", "dpi": "DPI", "output": "FICHIER"},
+    ),
+    "labels traveller": French(
+        "Écrire la fiche suiveuse d'un OF (PDF).",
+        metavars={"number": "OF", "output": "FICHIER"},
+    ),
+    "labels sheet": French(
+        "Attribuer les N prochains numéros de pièce de l'année à un OF et écrire leur planche.\n\n"
+        "Les numéros attribués ne resserviront jamais, même si la planche n'est pas "
+        "imprimée. La plage attribuée est affichée sur la sortie standard.",
+        metavars={
+            "number": "OF",
+            "count": "N",
+            "stock_name": "SUPPORT",
+            "start": "K",
+            "output": "FICHIER",
+        },
+    ),
+    "labels badges": French(
+        "Écrire les badges imprimés (B-…) des élèves actifs, au format carte.\n\n"
+        "Prénom et initiale seulement ; les élèves sans badge imprimé sont signalés.",
+        metavars={"framework": "RÉFÉRENTIEL", "start": "K", "output": "FICHIER"},
+    ),
+    "labels actions": French(
+        "Écrire la planche d'actions d'une borne (A-FIN, A-PAUSE, A-ANNULE, A-SORTIE, A-AIDE).",
+        metavars={"station_code": "POSTE", "output": "FICHIER"},
+    ),
+    "labels stations": French(
+        "Écrire une étiquette par poste du site, avec son nom (PDF).",
+        metavars={"stock_name": "SUPPORT", "output": "FICHIER"},
     ),
 }
 

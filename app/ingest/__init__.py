@@ -6,7 +6,14 @@ MQTT) inside ``app.db.write_transaction``. Importing this package registers the 
 of every kind.
 """
 
-from app.ingest import reviews, scans, school, staff, welds  # noqa: F401  (register handlers)
+from app.ingest import (  # noqa: F401  (register handlers)
+    labels,
+    reviews,
+    scans,
+    school,
+    staff,
+    welds,
+)
 from app.ingest.core import HANDLERS, Done, Outcome, Refusal, Scope, record, record_failure
 from app.ingest.welding import BatchResult, record_batch
 

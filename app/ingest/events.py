@@ -316,3 +316,30 @@ class ReviewPiece:
                 for a in self.assessments
             ],
         }
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllocatePieceLabels:
+    """The next piece serials of the year are given to a work order, for a sheet of labels.
+
+    ``year`` is the workshop's current year, told by the boundary (the core reads no
+    clock zone); the serials are never handed out again, even if the sheet is thrown away.
+    """
+
+    KIND: ClassVar[str] = "labels.allocate"
+    work_order: str
+    count: int
+    stock: str
+    year: int
+
+    def payload(self) -> dict[str, Any]:
+        """Return which order, how many labels, on which stock, for which year."""
+        return {
+            "work_order": self.work_order,
+            "count": self.count,
+            "stock": self.stock,
+            "year": self.year,
+        }

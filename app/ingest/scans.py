@@ -346,11 +346,19 @@ class ScanRules:
         return self.start(station, piece, operation, existing)
 
     def piece(self, station: StationAt, code: str) -> str:
-        """Select a piece (creating a new label under the work order in context)."""
+        """Select a piece; a new label becomes one of its batch's order, or the order in context."""
         piece = self.shop.piece_by_code(code)
         created = False
+        allocated = False
         if piece is None:
-            work_order_id = station.get("work_order_id")
+            # A label of a sheet printed by Atelier says which order it belongs to; only a
+            # label printed elsewhere needs the order in context. Read on this path only:
+            # a scan of a known piece costs no more.
+            batch_order = self.shop.batch_work_order(code)
+            allocated = batch_order is not None
+            work_order_id = (
+                batch_order.id if batch_order is not None else station.get("work_order_id")
+            )
             if work_order_id is None:
                 raise Refusal(
                     "no_work_order",
@@ -364,7 +372,8 @@ class ScanRules:
             else:
                 message = f"La pièce {code} est terminée et validée : demande à ton maître pro."
             raise Refusal("not_allowed", message, f"piece {code} is {piece.status}")
-        work_order_id = piece.work_order_id if piece is not None else station.get("work_order_id")
+        else:
+            work_order_id = piece.work_order_id
         operation = None
         operation_id = station.get("operation_id")
         if operation_id is not None:
@@ -377,6 +386,8 @@ class ScanRules:
         if piece is None:
             piece = self.shop.create_piece(code, work_order_id)
             created = True
+            if not allocated:
+                self.shop.reserve_serial(code)
         station.set(
             work_order_id=work_order_id,
             piece_id=piece.id,

@@ -19,7 +19,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.ingest.core import Scope
@@ -27,10 +27,12 @@ from app.models import (
     KIOSK,
     WELDING,
     DeviceStatus,
+    LabelBatch,
     Operation,
     OperationRun,
     OperationType,
     Piece,
+    PieceSerial,
     Presence,
     RunInterval,
     RunParticipant,
@@ -58,6 +60,8 @@ OPERATIONS = table_of(Operation)
 TYPES = table_of(OperationType)
 WORK_ORDERS = table_of(WorkOrder)
 DEVICES = table_of(DeviceStatus)
+SERIALS = table_of(PieceSerial)
+BATCHES = table_of(LabelBatch)
 
 # The columns of a station's context that a new context row carries over.
 CONTEXT_FIELDS = (
@@ -316,6 +320,44 @@ _JOIN_RUN = tuple(
     dialect.insert(PARTICIPANTS).on_conflict_do_nothing(index_elements=["run_id", "student_id"])
     for dialect in (sqlite, postgresql)
 )
+# The work order a new piece label was printed for: the batch of allocated serials holding
+# it (``labels sheet``), if any.
+_BATCH_WORK_ORDER = (
+    select(*_WORK_ORDER_COLUMNS)
+    .select_from(BATCHES.join(WORK_ORDERS, WORK_ORDERS.c.id == BATCHES.c.work_order_id))
+    .where(
+        BATCHES.c.site_id == bindparam("site_id"),
+        BATCHES.c.year == bindparam("year"),
+        BATCHES.c.first_serial <= bindparam("serial"),
+        BATCHES.c.first_serial + BATCHES.c.count > bindparam("serial"),
+    )
+    .order_by(BATCHES.c.first_serial.desc())
+    .limit(1)
+)
+
+
+def _raise_serial(dialect: Any) -> Any:
+    """Return the statement that lifts a site's serial counter to at least a label's serial."""
+    insert = dialect.insert(SERIALS)
+    return insert.on_conflict_do_update(
+        index_elements=["site_id", "year"],
+        # CASE rather than max()/GREATEST(): the one spelling both databases share.
+        set_={
+            "last_serial": case(
+                (SERIALS.c.last_serial < insert.excluded.last_serial, insert.excluded.last_serial),
+                else_=SERIALS.c.last_serial,
+            )
+        },
+    )
+
+
+# Indexed by "is PostgreSQL", as _JOIN_RUN.
+_RAISE_SERIAL = tuple(_raise_serial(dialect) for dialect in (sqlite, postgresql))
+
+
+def piece_serial(code: str) -> tuple[int, int]:
+    """Return the year and the serial of a piece label ``P-YYYY-NNNNNN``."""
+    return int(code[2:6]), int(code[7:])
 
 
 def names(first_names: list[str]) -> str:
@@ -851,6 +893,24 @@ class Shop:
         self.pieces[created.id] = created
         self.piece_codes[created.id] = code
         return created
+
+    def batch_work_order(self, code: str) -> Record | None:
+        """Return the work order a new piece label was allocated to, if it was (one query)."""
+        year, serial = piece_serial(code)
+        row = self.scope.conn.execute(
+            _BATCH_WORK_ORDER, {"site_id": self.scope.site_id, "year": year, "serial": serial}
+        ).first()
+        if row is not None:
+            self._keep_work_order(row)
+        return row
+
+    def reserve_serial(self, code: str) -> None:
+        """Keep a label printed elsewhere from being allocated again (the counter passes it)."""
+        year, serial = piece_serial(code)
+        self.scope.write(
+            _RAISE_SERIAL[self.scope.conn.dialect.name == "postgresql"],
+            {"site_id": self.scope.site_id, "year": year, "last_serial": serial},
+        )
 
     # -- writing contexts ------------------------------------------------------------------
 

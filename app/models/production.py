@@ -359,3 +359,43 @@ class Presence(Base):
 
     station: Mapped[Station] = relationship()
     student: Mapped[Student] = relationship()
+
+
+class PieceSerial(Base):
+    """The last piece serial handed out at a site in a year: ``P-YYYY-NNNNNN`` never reused.
+
+    Label sheets take the next serials from it (``UPDATE … RETURNING`` under the row's
+    lock); a piece created from a label printed elsewhere raises it past that label.
+    """
+
+    __tablename__ = "piece_serials"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_serial: Mapped[int] = mapped_column(default=0)
+
+
+class LabelBatch(Base):
+    """Piece serials allocated to a work order for a sheet of labels (``labels sheet``).
+
+    A label of the batch scanned for the first time becomes a piece of this work order,
+    whatever the station has in context: the label says which order it belongs to.
+    """
+
+    __tablename__ = "label_batches"
+    __table_args__ = (
+        Index("ix_label_batches_site_year_first", "site_id", "year", "first_serial"),
+        CheckConstraint("count > 0", name="count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    year: Mapped[int] = mapped_column()
+    first_serial: Mapped[int] = mapped_column()
+    count: Mapped[int] = mapped_column()
+    stock: Mapped[str] = mapped_column(String(10))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    work_order: Mapped[WorkOrder] = relationship()
