@@ -150,6 +150,9 @@ def record(session: Session, origin: Origin, event: Any, settings: Settings) -> 
     try:
         if handler.atomic:
             with session.begin_nested():
+                # The session emits its SAVEPOINT only once it procures its connection:
+                # do it now, since handlers also write through scope.conn directly.
+                session.connection()
                 done = handler.run(scope, event)
                 session.flush()
         else:

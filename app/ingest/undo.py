@@ -117,12 +117,16 @@ def undo_event(scope: Scope, event_id: int) -> set[int]:
         row.id
         for row in scope.conn.execute(select(RUNS.c.id).where(RUNS.c.finished_event_id == event_id))
     }
+    wrote_before = scope.wrote
     try:
         with scope.session.begin_nested():
+            scope.session.connection()  # emits the SAVEPOINT (writes go through scope.conn)
             _revert(scope, event_id)
             if runs:
                 _recompute_run_status(scope, runs)
     except IntegrityError as exc:
+        # Rolled back to the savepoint: nothing of the revert was written.
+        scope.wrote = wrote_before
         raise UndoConflict(str(exc.orig)) from exc
     return stations
 

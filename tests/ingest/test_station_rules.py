@@ -585,3 +585,19 @@ def test_a_call_keeps_going_through_the_work(scanner: Scanner) -> None:
     body = scanner.ok("A-AIDE")
     assert body["station"]["run"]["status"] == "running"
     assert scanner.ok("A-PAUSE")["station"]["help_since"] == body["station"]["help_since"]
+
+
+def test_undo_that_would_badge_a_student_in_twice_changes_nothing(
+    client: FlaskClient, scanner: Scanner
+) -> None:
+    # The badge-out is undone only if its presence can be reopened: Lucas is at another
+    # station by then (a unique index says no), so the undo is refused and changes nothing.
+    other = Scanner(client, make_token("ST-SOUD-02"))
+    scanner.ok(LUCAS)
+    scanner.ok(INES)
+    scanner.ok(LUCAS)  # Lucas badges out of ST-SOUD-01
+    other.ok(LUCAS)  # … and in at ST-SOUD-02, from another device
+    body = scanner.refused("A-ANNULE", "undo_conflict")
+    assert "Impossible d'annuler" in body["error"]["message"]
+    assert present_at("ST-SOUD-01") == ["E2026-002"]
+    assert present_at("ST-SOUD-02") == ["E2026-001"]

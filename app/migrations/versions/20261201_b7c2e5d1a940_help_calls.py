@@ -5,7 +5,7 @@ the context, a new row carries it over and undoing the scan that set it brings t
 before back.
 
 Revision ID: b7c2e5d1a940
-Revises: 8faf693ed8ac
+Revises: 698d5512f9cc
 Create Date: 2026-12-01 12:05:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "b7c2e5d1a940"
-down_revision = "8faf693ed8ac"
+down_revision = "698d5512f9cc"
 branch_labels = None
 depends_on = None
 
