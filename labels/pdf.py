@@ -152,9 +152,11 @@ def _clip(text: str, font: str, size_pt: float, width_mm: float) -> str:
     return text.rstrip() + "…"
 
 
-def _fitted(text: str, font: str, size_pt: float, width_mm: float) -> tuple[str, float]:
+def _fitted(
+    text: str, font: str, size_pt: float, width_mm: float, min_pt: float = 5.0
+) -> tuple[str, float]:
     text = _one_line(text)
-    size = _fit(text, font, size_pt, width_mm)
+    size = _fit(text, font, size_pt, width_mm, min_pt)
     return _clip(text, font, size, width_mm), size
 
 
@@ -590,13 +592,15 @@ def _traveller_header(page: _Page, sheet: Traveller, number: str, page_no: int, 
     )
     y = MARGIN_MM + 27
     label_w = 24.0
-    half = width / 2
+    # Customers and products have long names, dates and drawing references short ones:
+    # the left column gets the room. Never smaller than 8 pt: past that, an ellipsis.
+    column_w = (width * 0.62, width * 0.38)
     for index, (name, value) in enumerate(rows):
         column, row = divmod(index, 3)
-        x = left + column * half
+        x = left + (column_w[0] if column else 0)
         baseline = y + row * 6.5 + 4.5
         page.text(x, baseline, f"{name} :", REGULAR, 10)
-        shown, size = _fitted(value, BOLD, 11, half - label_w - 3)
+        shown, size = _fitted(value, BOLD, 11, column_w[column] - label_w - 3, min_pt=8)
         page.text(x + label_w, baseline, shown, BOLD, size)
     footer = A4_MM[1] - MARGIN_MM + 2
     page.text(left + width, footer, f"page {page_no}/{pages}", REGULAR, 9, align="right")
