@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from flask.testing import FlaskCliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, LabelBatch
 from app.printing.documents import workshop_year
+from labels.barcode import InvalidCode, check_code
 from tests.factories import MINIMAL_SCHOOL, Scanner, load_school, make_token
 from tests.printing.barcodes import pdf_codes, pdf_text, png_codes
 
@@ -273,3 +276,38 @@ def test_sheets_printed_at_once_in_two_processes_get_disjoint_contiguous_ranges(
     out = tmp_path / "suite.pdf"
     result = labels(runner, "sheet", "OF-2026-0001", "--count", "1", "-o", str(out))
     assert result.stdout.strip().endswith("000451")
+
+
+# Text a scanner could never have read from one of our labels: any printable text that the
+# code grammar refuses (wrong layout, accents, foreign prefixes, malformed codes…).
+def _refused_by_the_grammar(text: str) -> bool:
+    try:
+        check_code(text)
+    except InvalidCode:
+        return True
+    return False
+
+
+_NOT_A_CODE = st.text(
+    alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")),
+    min_size=1,
+    max_size=30,
+).filter(lambda text: text.strip() and not text.startswith("-") and _refused_by_the_grammar(text))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(text=_NOT_A_CODE)
+def test_render_refuses_any_text_that_is_not_a_code_in_french_with_a_non_zero_exit(
+    runner: FlaskCliRunner, school: None, tmp_path: Path, text: str
+) -> None:
+    out = tmp_path / "refus.svg"
+    result = labels(runner, "render", text, "--format", "svg", "-o", str(out))
+    assert result.exit_code != 0, (text, result.output)
+    assert "Traceback" not in result.output
+    assert "n'est pas un code de l'atelier" in result.output, result.output
+    assert not out.exists()
