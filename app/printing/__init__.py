@@ -37,6 +37,13 @@ bp = Blueprint("printing", __name__, url_prefix="/impressions")
 
 # Stocks offered for piece and station labels (the card stock is for badges).
 LABEL_STOCKS = tuple(stock for name, stock in STOCKS.items() if name != "carte")
+# Where a sheet of piece labels goes: (format, dpi, what the form says). A roll for a
+# thermal printer has no stock and no start position: one label after the other.
+PRINTERS = {
+    "a4": ("pdf", 203, "Planche A4 (imprimante de bureau, PDF)"),
+    "zpl-203": ("zpl", 203, "Rouleau, imprimante thermique 203 dpi (ZPL)"),
+    "zpl-300": ("zpl", 300, "Rouleau, imprimante thermique 300 dpi (ZPL)"),
+}
 
 
 def _staff() -> StaffUser:
@@ -78,6 +85,7 @@ def _page(user: StaffUser, status: int = 200) -> Response:
         frameworks=reading.frameworks(session, user.site_id),
         kiosks=reading.kiosks(session, user.site_id),
         stocks=LABEL_STOCKS,
+        printers=[(value, title) for value, (_, _, title) in PRINTERS.items()],
         piece_stock=documents.PIECE_STOCK,
         station_stock=documents.STATION_STOCK,
     )
@@ -126,8 +134,18 @@ def piece_labels(number: str) -> Any:
         count = _int_field("count")
         start = _int_field("start", 0)
         stock_name = request.form.get("stock", documents.PIECE_STOCK)
+        printer = PRINTERS.get(request.form.get("printer") or "a4")
+        if printer is None:
+            raise PrintingError("Imprimante inconnue : choisissez-en une de la liste.")
+        fmt, dpi, _ = printer
         document = documents.allocate_and_render_sheet(
-            web_origin(user), number, count, stock_name, start
+            web_origin(user),
+            number,
+            count,
+            stock_name,
+            start if fmt == "pdf" else 0,
+            fmt=fmt,
+            dpi=dpi,
         )
     except PrintingError as error:
         if error.status == 404:

@@ -86,6 +86,24 @@ def traveller(number: str, output: Path, site_code: str | None) -> None:
     _done(output, document, "fiche suiveuse")
 
 
+# Many labels at once: an A4 sheet for an office printer, or a roll for a thermal one.
+ROLL_FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(documents.SHEET_FORMATS),
+    default="pdf",
+    show_default=True,
+    help="pdf : planche A4 ; zpl : rouleau d'une imprimante thermique (Zebra).",
+)
+ROLL_DPI_OPTION = click.option(
+    "--dpi",
+    type=click.Choice([str(dpi) for dpi in DPIS]),
+    default="203",
+    show_default=True,
+    help="La résolution de l'imprimante thermique (ZPL).",
+)
+
+
 @labels_cli.command(
     "sheet", help="Attribuer les N prochains numéros de pièce d'un OF et écrire leur planche."
 )
@@ -99,10 +117,20 @@ def traveller(number: str, output: Path, site_code: str | None) -> None:
     help="Le support d'étiquettes : 3x8, 3x7 ou 2x7.",
 )
 @START_OPTION
+@ROLL_FORMAT_OPTION
+@ROLL_DPI_OPTION
 @OUTPUT_OPTION
 @SITE_OPTION
 def sheet(
-    *, number: str, count: int, stock_name: str, start: int, output: Path, site_code: str | None
+    *,
+    number: str,
+    count: int,
+    stock_name: str,
+    start: int,
+    fmt: str,
+    dpi: str,
+    output: Path,
+    site_code: str | None,
 ) -> None:
     """Allocate the next piece serials of a work order (never reused) and write their sheet."""
     site = resolve_site(site_code)
@@ -110,22 +138,29 @@ def sheet(
     document = _write(
         output,
         lambda: documents.allocate_and_render_sheet(
-            cli_origin(site["id"]), number, count, stock_name, start
+            cli_origin(site["id"]), number, count, stock_name, start, fmt=fmt, dpi=int(dpi)
         ),
     )
     click.echo(document.message)
-    _done(output, document, "planche d'étiquettes")
+    _done(output, document, "planche d'étiquettes" if fmt == "pdf" else "rouleau d'étiquettes")
 
 
 @labels_cli.command("badges", help="Écrire les badges imprimés des élèves (format carte).")
 @click.option("--framework", metavar="ID", help="Les élèves d'un référentiel seulement.")
 @START_OPTION
+@ROLL_FORMAT_OPTION
+@ROLL_DPI_OPTION
 @OUTPUT_OPTION
 @SITE_OPTION
-def badges(framework: str | None, start: int, output: Path, site_code: str | None) -> None:
+def badges(
+    *, framework: str | None, start: int, fmt: str, dpi: str, output: Path, site_code: str | None
+) -> None:
     """Write the printed badges of the active students (first name and initial only)."""
     site = resolve_site(site_code)
-    document = _write(output, lambda: documents.render_badges(site["id"], framework, start))
+    document = _write(
+        output,
+        lambda: documents.render_badges(site["id"], framework, start, fmt=fmt, dpi=int(dpi)),
+    )
     if document.message:
         click.echo(document.message, err=True)
     _done(output, document, "badges")

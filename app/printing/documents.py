@@ -9,7 +9,7 @@ the CLI prints and the page shows; nothing here answers a request or exits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import current_app
@@ -25,9 +25,11 @@ from labels.barcode import InvalidCode, check_code, png, svg
 from labels.pdf import action_board, badge_sheet, label_sheet, single_label_pdf
 from labels.pdf import traveller as traveller_pdf
 from labels.stock import InvalidStock, Stock, get_stock
-from labels.zpl import label_zpl
+from labels.zpl import badge_zpl, label_zpl
 
 FORMATS = ("svg", "png", "pdf", "zpl")
+# Many labels at once: an A4 sheet (PDF), or a thermal printer's roll (ZPL, one per label).
+SHEET_FORMATS = ("pdf", "zpl")
 DPIS = (203, 300)
 MEDIA_TYPES = {
     "svg": "image/svg+xml",
@@ -133,14 +135,35 @@ def render_traveller(site_id: int, number: str) -> Document:
     return Document(traveller_pdf(sheet), MEDIA_TYPES["pdf"], f"fiche-suiveuse-{number}.pdf")
 
 
+def check_output(fmt: str, dpi: int, start: int) -> None:
+    """Refuse a format other than an A4 sheet (PDF) or a thermal roll (ZPL), a bad dpi."""
+    if fmt not in SHEET_FORMATS:
+        raise PrintingError(
+            f"Format inconnu : {fmt} (pdf pour une planche A4, zpl pour un rouleau)."
+        )
+    if dpi not in DPIS:
+        raise PrintingError(f"Résolution invalide : {dpi} (203 ou 300 points par pouce).")
+    if fmt == "zpl" and start:
+        raise PrintingError("Un rouleau d'étiquettes (zpl) n'a pas de position de départ.")
+
+
 def allocate_and_render_sheet(
-    origin: Origin, number: str, count: int, stock_name: str = PIECE_STOCK, start: int = 0
+    origin: Origin,
+    number: str,
+    count: int,
+    stock_name: str = PIECE_STOCK,
+    start: int = 0,
+    *,
+    fmt: str = "pdf",
+    dpi: int = 203,
 ) -> Document:
     """Allocate the next piece serials of a work order, then render them on label stock.
 
+    ``fmt`` ``zpl`` writes them for a thermal printer's roll instead, one label each.
     Everything is checked before the allocation: a refused sheet spends no serial.
     """
     assert origin.site_id is not None
+    check_output(fmt, dpi, start)
     on = stock(stock_name)
     first_position = check_start(start, on)
     check_count(count)
@@ -154,18 +177,33 @@ def allocate_and_render_sheet(
     first = int(first_code[7:])
     codes = [piece_code(year, serial) for serial in range(first, first + count)]
     labels = documents.piece_labels(db.session(), origin.site_id, number, codes)
-    content = label_sheet(labels, stock=on.name, start=first_position)
+    if fmt == "zpl":
+        content = "".join(label_zpl(label, dpi=dpi) for label in labels).encode("utf-8")
+    else:
+        content = label_sheet(labels, stock=on.name, start=first_position)
     span = f"{first_code}-a-{last_code[7:]}" if count > 1 else first_code
     return Document(
         content,
-        MEDIA_TYPES["pdf"],
-        f"etiquettes-{number}-{span}.pdf",
+        MEDIA_TYPES[fmt],
+        f"etiquettes-{number}-{span}.{fmt}",
         message=str(outcome.body["message"]),
     )
 
 
-def render_badges(site_id: int, framework: str | None = None, start: int = 0) -> Document:
-    """Render the printed badges of the site's active students (one class, or all)."""
+def render_badges(
+    site_id: int,
+    framework: str | None = None,
+    start: int = 0,
+    *,
+    fmt: str = "pdf",
+    dpi: int = 203,
+) -> Document:
+    """Render the printed badges of the site's active students (one class, or all).
+
+    Each card: the holder's first name and initial, the badge's code, the school's name.
+    ``fmt`` ``zpl`` writes them for a thermal printer's card-size labels instead.
+    """
+    check_output(fmt, dpi, start)
     session = db.session()
     if framework is not None and not documents.framework_exists(session, site_id, framework):
         raise PrintingError(f"Référentiel inconnu : {framework}.", status=404)
@@ -173,16 +211,17 @@ def render_badges(site_id: int, framework: str | None = None, start: int = 0) ->
     found = documents.student_badges(session, site_id, framework)
     if not found.badges:
         raise PrintingError("Aucun badge imprimé (B-…) à imprimer pour ces élèves.", status=404)
-    name = f"badges-{framework}.pdf" if framework else "badges.pdf"
+    school = documents.school_name(session, site_id)
+    cards = [replace(badge, lines=(school,)) for badge in found.badges]
+    name = f"badges-{framework}.{fmt}" if framework else f"badges.{fmt}"
     message = None
     if found.without_badge:
         message = "Sans badge imprimé : " + ", ".join(found.without_badge) + "."
-    return Document(
-        badge_sheet(list(found.badges), start=first_position),
-        MEDIA_TYPES["pdf"],
-        name,
-        message=message,
-    )
+    if fmt == "zpl":
+        content = "".join(badge_zpl(card, dpi=dpi) for card in cards).encode("utf-8")
+    else:
+        content = badge_sheet(cards, start=first_position)
+    return Document(content, MEDIA_TYPES[fmt], name, message=message)
 
 
 def render_action_board(site_id: int, station: str | None = None) -> Document:

@@ -311,3 +311,58 @@ def test_render_refuses_any_text_that_is_not_a_code_in_french_with_a_non_zero_ex
     assert "Traceback" not in result.output
     assert "n'est pas un code de l'atelier" in result.output, result.output
     assert not out.exists()
+
+
+def test_a_class_badge_says_its_holder_its_code_and_the_school_and_nothing_else(
+    runner: FlaskCliRunner, school: None, tmp_path: Path
+) -> None:
+    out = tmp_path / "badges.pdf"
+    written(runner, "badges", "--framework", "cap-metallier", "-o", str(out))
+    lines = [line for line in pdf_text(out.read_bytes()).splitlines() if line.strip()]
+    # Léa C. and Hugo L. (MINIMAL_SCHOOL), each with the school's name (its site, unnamed).
+    assert sorted(lines) == sorted(["Léa C.", "B-0003", "belfort", "Hugo L.", "B-0004", "belfort"])
+
+
+def test_sheet_and_badges_write_zpl_for_a_thermal_printers_roll(
+    runner: FlaskCliRunner, school: None, tmp_path: Path
+) -> None:
+    year = workshop_year()
+    roll = tmp_path / "rouleau.zpl"
+    result = written(
+        runner,
+        "sheet",
+        "OF-2026-0001",
+        "--count",
+        "3",
+        "--format",
+        "zpl",
+        "--dpi",
+        "300",
+        "-o",
+        str(roll),
+    )
+    assert result.stdout.splitlines()[0] == f"3 étiquettes : P-{year}-000001 à P-{year}-000003"
+    zpl = roll.read_text(encoding="utf-8")
+    assert zpl.count("^XA") == zpl.count("^XZ") == 3 and zpl.count("^CI28") == 3
+    assert re.findall(r"\^FD(P-\d{4}-\d{6})\^FS", zpl) == [f"P-{year}-00000{n}" for n in (1, 2, 3)]
+    assert "^PW827" in zpl  # 70 mm at 300 dpi
+    cards = tmp_path / "badges.zpl"
+    written(runner, "badges", "--framework", "cap-metallier", "--format", "zpl", "-o", str(cards))
+    zpl = cards.read_text(encoding="utf-8")
+    assert zpl.count("^XA") == 2
+    assert sorted(re.findall(r"\^FD(B-\d+)\^FS", zpl)) == ["B-0003", "B-0004"]  # by name
+    refused = labels(
+        runner,
+        "sheet",
+        "OF-2026-0001",
+        "--count",
+        "2",
+        "--format",
+        "zpl",
+        "--start",
+        "3",
+        "-o",
+        str(tmp_path / "x.zpl"),
+    )
+    assert refused.exit_code != 0
+    assert "Un rouleau d'étiquettes (zpl) n'a pas de position de départ." in refused.output

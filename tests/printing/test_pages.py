@@ -250,3 +250,26 @@ def test_the_page_names_the_students_of_a_class_without_a_printed_badge(
         client.get("/impressions/badges/cap-metallier.pdf"), "badges-cap-metallier.pdf"
     )
     assert pdf_codes(pdf) == ["B-0003"]
+
+
+def test_a_sheet_for_a_thermal_printer_downloads_as_a_zpl_roll(
+    client: FlaskClient, school: None
+) -> None:
+    signed_in(client)
+    year = workshop_year()
+    response = client.post(
+        "/impressions/etiquettes/OF-2026-0001",
+        data={"count": "2", "stock": "3x8", "start": "5", "printer": "zpl-203"},
+    )
+    zpl = attachment(response, f"etiquettes-OF-2026-0001-P-{year}-000001-a-000002.zpl")
+    assert response.mimetype == "application/x-zpl"
+    text = zpl.decode("utf-8")
+    assert text.count("^XA") == 2 and "^PW559" in text  # 70 mm at 203 dpi
+    assert f"^FDP-{year}-000002^FS" in text
+    french_error(
+        client.post(
+            "/impressions/etiquettes/OF-2026-0001", data={"count": "2", "printer": "laser"}
+        ),
+        400,
+        "Imprimante inconnue",
+    )
