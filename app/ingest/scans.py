@@ -244,9 +244,6 @@ class ScanRules:
         """Badge students out of a station; pause its run if nobody is left."""
         for presence_id, _name in leaving:
             self.shop.badge_out(station, presence_id)
-        if not self.shop.present(station):
-            # Nobody waits any more for the teacher they called.
-            station.set(help_since=None)
         paused = self.pause_if_empty(station)
         who = names([name for _, name in leaving])
         message = f"À bientôt {who} — sortie du poste {station.name} enregistrée."

@@ -762,13 +762,15 @@ class Shop:
         present.append(Present(presence_id, student_id, code, name))
 
     def badge_out(self, station: StationAt, presence_id: int) -> None:
-        """End a presence at a station."""
+        """End a presence at a station; the last one out ends the station's call for help."""
         self.scope.write(
             _END_PRESENCE,
             {"k_id": presence_id, "v_at": self.scope.now, "v_event": self.scope.event_id},
         )
         if station.students is not None:
             station.students = [p for p in station.students if p.presence_id != presence_id]
+        if station.get("help_since") is not None and not self.present(station):
+            station.set(help_since=None)
 
     # -- runs ------------------------------------------------------------------------------
 

@@ -601,3 +601,14 @@ def test_undo_that_would_badge_a_student_in_twice_changes_nothing(
     assert "Impossible d'annuler" in body["error"]["message"]
     assert present_at("ST-SOUD-01") == ["E2026-002"]
     assert present_at("ST-SOUD-02") == ["E2026-001"]
+
+
+def test_the_call_ends_when_its_last_student_moves_to_another_station(
+    client: FlaskClient, scanner: Scanner
+) -> None:
+    other = Scanner(client, make_token("ST-SOUD-02"))
+    scanner.ok(LUCAS)
+    scanner.ok("A-AIDE")
+    other.ok(LUCAS)  # Lucas badges in elsewhere: nobody waits at ST-SOUD-01 any more
+    # Inès arriving later does not inherit Lucas's call.
+    assert scanner.ok(INES)["station"]["help_since"] is None
