@@ -117,6 +117,16 @@ def parse_operation(text: str) -> ParsedCode | None:
     return None
 
 
+def piece_code(year: int, serial: int) -> str:
+    """Return the label code of a piece serial, ``P-YYYY-NNNNNN``."""
+    return f"P-{year:04d}-{serial:06d}"
+
+
+def piece_serial(code: str) -> tuple[int, int]:
+    """Return the year and the serial of a valid piece label ``P-YYYY-NNNNNN``."""
+    return int(code[2:6]), int(code[7:])
+
+
 def parse_piece(text: str) -> ParsedCode | None:
     """Recognise a piece label ``P-YYYY-NNNNNN``."""
     if PIECE_PATTERN.fullmatch(text):

@@ -19,14 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.ingest.core import Done, Refusal, Scope, handles
 from app.ingest.events import AllocatePieceLabels
 from app.ingest.shop import BATCHES, PIECES, SERIALS, WORK_ORDERS
+from labels.codes import piece_code
 
 MAX_LABELS = 1000
 LAST_SERIAL = 999_999  # P-YYYY-NNNNNN: six digits
-
-
-def piece_code(year: int, serial: int) -> str:
-    """Return the label code of a piece serial, ``P-YYYY-NNNNNN``."""
-    return f"P-{year:04d}-{serial:06d}"
 
 
 @functools.cache

@@ -40,10 +40,12 @@ from app.models import (
     StationContext,
     Student,
     WorkOrder,
+    batch_holds,
     current_context_id,
     table_of,
 )
 from app.read.stations import describe
+from labels.codes import piece_serial
 
 # A row of a Core statement, read by its columns' names.
 Record = Any
@@ -327,9 +329,7 @@ _BATCH_WORK_ORDER = (
     .select_from(BATCHES.join(WORK_ORDERS, WORK_ORDERS.c.id == BATCHES.c.work_order_id))
     .where(
         BATCHES.c.site_id == bindparam("site_id"),
-        BATCHES.c.year == bindparam("year"),
-        BATCHES.c.first_serial <= bindparam("serial"),
-        BATCHES.c.first_serial + BATCHES.c.count > bindparam("serial"),
+        batch_holds(bindparam("year"), bindparam("serial")),
     )
     .order_by(BATCHES.c.first_serial.desc())
     .limit(1)
@@ -353,11 +353,6 @@ def _raise_serial(dialect: Any) -> Any:
 
 # Indexed by "is PostgreSQL", as _JOIN_RUN.
 _RAISE_SERIAL = tuple(_raise_serial(dialect) for dialect in (sqlite, postgresql))
-
-
-def piece_serial(code: str) -> tuple[int, int]:
-    """Return the year and the serial of a piece label ``P-YYYY-NNNNNN``."""
-    return int(code[2:6]), int(code[7:])
 
 
 def names(first_names: list[str]) -> str:

@@ -9,7 +9,7 @@ that is how ``A-ANNULE`` undoes a scan, and how the audit log says who changed w
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    and_,
     func,
     select,
     text,
@@ -399,3 +400,13 @@ class LabelBatch(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     work_order: Mapped[WorkOrder] = relationship()
+
+
+def batch_holds(year: Any, serial: Any) -> ColumnElement[bool]:
+    """Return the condition that a label batch holds a piece serial of a year."""
+    batches = table_of(LabelBatch)
+    return and_(
+        batches.c.year == year,
+        batches.c.first_serial <= serial,
+        batches.c.first_serial + batches.c.count > serial,
+    )

@@ -16,7 +16,8 @@ import click
 from app.boundary import cli_origin
 from app.cli import SITE_OPTION, resolve_site
 from app.printing import documents
-from app.printing.documents import DPIS, FORMATS, Document, PrintingError
+from app.printing.documents import FORMATS, Document, PrintingError
+from labels.zpl import DPIS
 
 labels_cli = click.Group("labels", help="Imprimer les étiquettes, fiches suiveuses et badges.")
 

@@ -17,20 +17,20 @@ from flask import current_app
 from app.boundary import submit
 from app.extensions import db
 from app.ingest.events import AllocatePieceLabels, Origin
-from app.ingest.labels import MAX_LABELS, piece_code
+from app.ingest.labels import MAX_LABELS
 from app.models import utcnow
 from app.read import documents
 from app.read.board import workshop_timezone
 from labels.barcode import InvalidCode, check_code, png, svg
+from labels.codes import piece_code, piece_serial
 from labels.pdf import action_board, badge_sheet, label_sheet, single_label_pdf
 from labels.pdf import traveller as traveller_pdf
 from labels.stock import InvalidStock, Stock, get_stock
-from labels.zpl import badge_zpl, label_zpl
+from labels.zpl import DPIS, badge_zpl, label_zpl
 
 FORMATS = ("svg", "png", "pdf", "zpl")
 # Many labels at once: an A4 sheet (PDF), or a thermal printer's roll (ZPL, one per label).
 SHEET_FORMATS = ("pdf", "zpl")
-DPIS = (203, 300)
 MEDIA_TYPES = {
     "svg": "image/svg+xml",
     "png": "image/png",
@@ -100,6 +100,12 @@ def code(text: str) -> str:
         raise PrintingError(exc.message) from exc
 
 
+def check_dpi(dpi: int) -> None:
+    """Refuse a resolution thermal printers do not have (PNG and ZPL)."""
+    if dpi not in DPIS:
+        raise PrintingError(f"Résolution invalide : {dpi} (203 ou 300 points par pouce).")
+
+
 def _unknown_order(number: str) -> PrintingError:
     return PrintingError(f"OF inconnu : {number}.", status=404)
 
@@ -108,8 +114,7 @@ def render_label(site_id: int, text: str, fmt: str, dpi: int = 203) -> Document:
     """Render the label of one code, captioned with what the site knows of it."""
     if fmt not in FORMATS:
         raise PrintingError(f"Format inconnu : {fmt} (formats : {', '.join(FORMATS)}).")
-    if dpi not in DPIS:
-        raise PrintingError(f"Résolution invalide : {dpi} (203 ou 300 points par pouce).")
+    check_dpi(dpi)
     payload = code(text)
     label = documents.caption(db.session(), site_id, payload)
     content: bytes
@@ -141,8 +146,7 @@ def check_output(fmt: str, dpi: int, start: int) -> None:
         raise PrintingError(
             f"Format inconnu : {fmt} (pdf pour une planche A4, zpl pour un rouleau)."
         )
-    if dpi not in DPIS:
-        raise PrintingError(f"Résolution invalide : {dpi} (203 ou 300 points par pouce).")
+    check_dpi(dpi)
     if fmt == "zpl" and start:
         raise PrintingError("Un rouleau d'étiquettes (zpl) n'a pas de position de départ.")
 
@@ -174,14 +178,14 @@ def allocate_and_render_sheet(
     if not outcome.accepted:
         raise PrintingError(str(outcome.body["error"]["message"]))
     first_code, last_code = str(outcome.body["first"]), str(outcome.body["last"])
-    first = int(first_code[7:])
+    first = piece_serial(first_code)[1]
     codes = [piece_code(year, serial) for serial in range(first, first + count)]
     labels = documents.piece_labels(db.session(), origin.site_id, number, codes)
     if fmt == "zpl":
         content = "".join(label_zpl(label, dpi=dpi) for label in labels).encode("utf-8")
     else:
         content = label_sheet(labels, stock=on.name, start=first_position)
-    span = f"{first_code}-a-{last_code[7:]}" if count > 1 else first_code
+    span = f"{first_code}-a-{piece_serial(last_code)[1]:06d}" if count > 1 else first_code
     return Document(
         content,
         MEDIA_TYPES[fmt],

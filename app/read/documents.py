@@ -26,9 +26,11 @@ from app.models import (
     Station,
     Student,
     WorkOrder,
+    batch_holds,
+    operation_code,
 )
 from app.read.wording import french_order, short_name
-from labels.codes import ACTION_WORDS, CodeKind, ParsedCode, parse_code
+from labels.codes import ACTION_WORDS, CodeKind, ParsedCode, parse_code, piece_serial
 from labels.content import Label
 from labels.pdf import Traveller, TravellerStep, WpsRange
 
@@ -74,7 +76,7 @@ def traveller(session: Session, site_id: int, number: str) -> Traveller | None:
         steps.append(
             TravellerStep(
                 step=operation.step,
-                code=f"{order.number}-{operation.step:02d}",
+                code=operation_code(order.number, operation.step),
                 operation=operation.operation_type.name,
                 wps=(
                     WpsRange(
@@ -260,12 +262,7 @@ def caption(session: Session, site_id: int, code: str) -> Label:
             row = session.execute(
                 select(WorkOrder.number, WorkOrder.product)
                 .join(LabelBatch, LabelBatch.work_order_id == WorkOrder.id)
-                .where(
-                    LabelBatch.site_id == site_id,
-                    LabelBatch.year == int(code[2:6]),
-                    LabelBatch.first_serial <= int(code[7:]),
-                    LabelBatch.first_serial + LabelBatch.count > int(code[7:]),
-                )
+                .where(LabelBatch.site_id == site_id, batch_holds(*piece_serial(code)))
             ).first()
         return Label(code, title=row.number, lines=(row.product,)) if row else Label(code)
     if kind is CodeKind.STATION:
