@@ -299,12 +299,16 @@ def _replay(conn: Connection, origin: Origin) -> Outcome:
     )
 
 
+def insert_for(dialect: str) -> Any:
+    """Return the ``INSERT … ON CONFLICT`` constructor of a dialect (by its name)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 @functools.cache
 def _insert_pending(dialect: str) -> Any:
     """Return the statement recording an input unless its id was seen (built once)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(EVENTS)
+        insert_for(dialect)(EVENTS)
         .on_conflict_do_nothing(index_elements=["site_id", "channel", "key"])
         .returning(EVENTS.c.id)
     )

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from app.ingest.core import insert_for
 from app.models import (
     Competency,
     Evidence,
@@ -71,9 +71,8 @@ def _statement(dialect: str, participants: bool) -> Any:
         )
         .where(RUNS.c.id == bindparam("run_id"))
     )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(EVIDENCE)
+        insert_for(dialect)(EVIDENCE)
         .from_select(["student_id", "competency_id", "run_id", "event_id", "created_at"], rows)
         .on_conflict_do_nothing(index_elements=["student_id", "competency_id", "run_id"])
     )

@@ -14,9 +14,8 @@ import functools
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.ingest.core import Done, Refusal, Scope, handles
+from app.ingest.core import Done, Refusal, Scope, handles, insert_for
 from app.ingest.events import AllocatePieceLabels
 from app.ingest.shop import BATCHES, PIECES, SERIALS, WORK_ORDERS
 from labels.codes import piece_code
@@ -27,8 +26,7 @@ LAST_SERIAL = 999_999  # P-YYYY-NNNNNN: six digits
 
 @functools.cache
 def _create_counter(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(SERIALS).on_conflict_do_nothing(index_elements=["site_id", "year"])
+    return insert_for(dialect)(SERIALS).on_conflict_do_nothing(index_elements=["site_id", "year"])
 
 
 def _highest_piece(site_id: int, year: int) -> Any:

@@ -14,15 +14,15 @@ statements. What an event reads is kept for the rest of that event only, never a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.ingest.core import Scope
+from app.ingest.core import Scope, insert_for
 from app.models import (
     KIOSK,
     WELDING,
@@ -317,11 +317,16 @@ _INSERT_PRESENCE = PRESENCES.insert().returning(PRESENCES.c.id)
 _INSERT_INTERVAL = INTERVALS.insert()
 _INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
 _INSERT_PIECE = PIECES.insert().returning(*_PIECE_COLUMNS)
-# Joining a run keeps those already in it; built once per dialect (indexed by "is PostgreSQL").
-_JOIN_RUN = tuple(
-    dialect.insert(PARTICIPANTS).on_conflict_do_nothing(index_elements=["run_id", "student_id"])
-    for dialect in (sqlite, postgresql)
-)
+
+
+@functools.cache
+def _join_run(dialect: str) -> Any:
+    """Return the statement joining students to a run, keeping those already in it."""
+    return insert_for(dialect)(PARTICIPANTS).on_conflict_do_nothing(
+        index_elements=["run_id", "student_id"]
+    )
+
+
 # The work order a new piece label was printed for: the batch of allocated serials holding
 # it (``labels sheet``), if any.
 _BATCH_WORK_ORDER = (
@@ -336,9 +341,10 @@ _BATCH_WORK_ORDER = (
 )
 
 
-def _raise_serial(dialect: Any) -> Any:
+@functools.cache
+def _raise_serial(dialect: str) -> Any:
     """Return the statement that lifts a site's serial counter to at least a label's serial."""
-    insert = dialect.insert(SERIALS)
+    insert = insert_for(dialect)(SERIALS)
     return insert.on_conflict_do_update(
         index_elements=["site_id", "year"],
         # CASE rather than max()/GREATEST(): the one spelling both databases share.
@@ -349,10 +355,6 @@ def _raise_serial(dialect: Any) -> Any:
             )
         },
     )
-
-
-# Indexed by "is PostgreSQL", as _JOIN_RUN.
-_RAISE_SERIAL = tuple(_raise_serial(dialect) for dialect in (sqlite, postgresql))
 
 
 def names(first_names: list[str]) -> str:
@@ -774,7 +776,7 @@ class Shop:
         if not student_ids:
             return
         self.scope.write(
-            _JOIN_RUN[self.scope.conn.dialect.name == "postgresql"],
+            _join_run(self.scope.conn.dialect.name),
             [
                 {
                     "run_id": run.id,
@@ -905,7 +907,7 @@ class Shop:
         """Keep a label printed elsewhere from being allocated again (the counter passes it)."""
         year, serial = piece_serial(code)
         self.scope.write(
-            _RAISE_SERIAL[self.scope.conn.dialect.name == "postgresql"],
+            _raise_serial(self.scope.conn.dialect.name),
             {"site_id": self.scope.site_id, "year": year, "last_serial": serial},
         )
 

@@ -18,10 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.ingest.core import EVENTS, MAX_RAW, MAX_REASON
+from app.ingest.core import EVENTS, MAX_RAW, MAX_REASON, insert_for
 from app.ingest.events import (
     ArcEnd,
     ArcStart,
@@ -232,9 +231,8 @@ class _Applier:
                     }
                 )
         if samples:
-            insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
             self.conn.execute(
-                insert(SAMPLES).on_conflict_do_nothing(
+                insert_for(self.conn.dialect.name)(SAMPLES).on_conflict_do_nothing(
                     index_elements=["site_id", "device", "boot_id", "seq"]
                 ),
                 samples,

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import ARRAY, Connection, String, Table, and_, any_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.ingest.core import Done, Refusal, Scope, handles
+from app.ingest.core import Done, Refusal, Scope, handles, insert_for
 from app.ingest.events import ArcEnd, AssignWeld
 from app.ingest.evidence import Grant, grant_evidence
 from app.models import (
@@ -376,9 +376,10 @@ def record_welds(
         links += [{"weld_id": weld_id, "student_id": student} for student in students]
         grants.append(Grant(run.id, record["event_id"], tuple(students)))
     if links:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            insert(WELD_STUDENTS).on_conflict_do_nothing(index_elements=["weld_id", "student_id"]),
+            insert_for(conn.dialect.name)(WELD_STUDENTS).on_conflict_do_nothing(
+                index_elements=["weld_id", "student_id"]
+            ),
             links,
         )
     grant_evidence(conn, grants, now)
@@ -453,9 +454,10 @@ def assign_weld(scope: Scope, assignment: AssignWeld) -> Done:
             **verdict,
         )
     )
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     scope.write(
-        insert(WELD_STUDENTS).on_conflict_do_nothing(index_elements=["weld_id", "student_id"]),
+        insert_for(conn.dialect.name)(WELD_STUDENTS).on_conflict_do_nothing(
+            index_elements=["weld_id", "student_id"]
+        ),
         [{"weld_id": weld.id, "student_id": students[code]} for code in codes],
     )
     grant_evidence(
