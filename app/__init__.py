@@ -23,6 +23,7 @@ from app.extensions import (
 )
 from app.printing import bp as printing_bp
 from app.printing.commands import register as register_label_commands
+from kiosk.pages import register as register_kiosk
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -58,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(printing_bp)
+    register_kiosk(app)
     errors.register(app)
 
     cli.register(app)

@@ -47,6 +47,11 @@ class Config:
     EXTRA_PIECES: int = 2
     # The address staff and kiosks reach the server at (enrolment links, QR codes).
     PUBLIC_URL: str = "http://localhost:8000"
+    # Students badged in at a kiosk with no operation running are badged out after this
+    # many minutes without a scan or a touch (0: never).
+    KIOSK_IDLE_MINUTES: int = 10
+    # Whether a kiosk reads its instructions aloud until someone switches it there.
+    KIOSK_SPEECH: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -80,6 +85,8 @@ class Config:
             BOARD_LOGIN_REQUIRED=flag("ATELIER_BOARD_LOGIN_REQUIRED", False),
             EXTRA_PIECES=number("ATELIER_EXTRA_PIECES", 2),
             PUBLIC_URL=(env.get("ATELIER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
+            KIOSK_IDLE_MINUTES=number("ATELIER_KIOSK_IDLE_MINUTES", 10),
+            KIOSK_SPEECH=flag("ATELIER_KIOSK_SPEECH", False),
         )
 
     def flask_mapping(self) -> dict[str, Any]:
@@ -103,6 +110,8 @@ class Config:
             "ATELIER_KIOSK_STATION_TIMEOUT_S": self.KIOSK_STATION_TIMEOUT_S,
             "ATELIER_EXTRA_PIECES": self.EXTRA_PIECES,
             "ATELIER_PUBLIC_URL": self.PUBLIC_URL,
+            "ATELIER_KIOSK_IDLE_MINUTES": self.KIOSK_IDLE_MINUTES,
+            "ATELIER_KIOSK_SPEECH": self.KIOSK_SPEECH,
             "DEBUG": self.DEBUG,
             "TESTING": self.TESTING,
             "JSON_SORT_KEYS": False,

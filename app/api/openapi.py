@@ -382,6 +382,13 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "deviceToken": {"type": "http", "scheme": "bearer"},
                 "teacherSession": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "kioskCredential": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "atelier_borne",
+                    "description": "A kiosk's credential (docs/contract.md §7), with the "
+                    "header X-Atelier-Borne: 1.",
+                },
             },
             "schemas": SCHEMAS,
         },
@@ -390,7 +397,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "postScan",
                     "summary": "Record a scan and apply it to the station's state.",
-                    "security": [{"deviceToken": []}],
+                    "security": [{"deviceToken": []}, {"kioskCredential": []}],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref("ScanRequest")}},
@@ -412,7 +419,10 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "400": _error_response("Malformed JSON or fields."),
                         "401": _error_response("Missing or bad token."),
-                        "403": _error_response("The token may not post scans."),
+                        "403": _error_response(
+                            "The token may not post scans, or a kiosk's scan came without "
+                            "its header or from another site."
+                        ),
                         "409": {
                             "description": "The event_id came before with a different body.",
                             "content": {"application/json": {"schema": _ref("ScanRejected")}},

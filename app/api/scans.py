@@ -13,7 +13,7 @@ from flask import request
 
 from app.api import bp, error_response
 from app.api.openapi import PRINTABLE_PATTERN
-from app.auth.tokens import DeviceIdentity, device_from_request, stamp_used
+from app.auth.tokens import DeviceIdentity, cross_site, device_from_request, stamp_used
 from app.boundary import submit
 from app.db import DatabaseBusy
 from app.ingest.events import SOURCES, Actor, BadRequest, Origin, Scan
@@ -104,7 +104,9 @@ def _origin(device: DeviceIdentity, key: str, body_sha256: str) -> Origin:
         site_id=device.site_id,
         channel="http",
         key=key,
-        actor=Actor("device", device.name, device_token_id=device.token_id),
+        actor=Actor(
+            "kiosk" if device.via_cookie else "device", device.name, device_token_id=device.token_id
+        ),
         received_at=utcnow(),
         body_sha256=body_sha256,
     )
@@ -128,12 +130,16 @@ def _stamp(device: DeviceIdentity) -> Any:
 
 @bp.post("/scans")
 def post_scan() -> Any:
-    """Record a scan and apply it; answer 201, 200 (duplicate), 409, 422, 400, 401 or 503."""
+    """Record a scan and apply it; answer 201, 200 (duplicate), 409, 422, 400, 401, 403 or 503."""
     device = device_from_request()
     if device is None:
         return error_response(401, "unauthorized", "Jeton d'appareil absent ou invalide.")
     if not device.can_scan:
         return error_response(403, "forbidden", "Ce jeton ne permet pas d'envoyer des scans.")
+    if cross_site(device):
+        return error_response(
+            403, "forbidden", "Scan refusé : il ne vient pas de la page de la borne."
+        )
     raw = request.get_data(cache=True)
     try:
         body = json.loads(raw)

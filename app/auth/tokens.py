@@ -1,6 +1,12 @@
-"""Device tokens: hashing, and the bearer authentication of API requests.
+"""Device credentials: hashing, and the authentication of devices' requests.
 
-A token has 256 random bits, so its SHA-256 is all that is stored. Looking one up reads the
+A reader agent or an integration sends its token in the ``Authorization`` header; a
+kiosk's browser carries its credential in the ``atelier_borne`` cookie (HttpOnly,
+SameSite=Strict), which only a kiosk credential may ride in, and which the scan API
+accepts only with the kiosk's own header (``KIOSK_HEADER``): a page of another site can
+neither read the cookie nor send that header.
+
+A credential has 256 random bits, so its SHA-256 is all that is stored. Looking one up reads the
 database (cached for ``CACHE_TTL_S``: a revoked token may keep working that long in a
 process that cached it) and writes nothing: the time it was last used is stamped by the
 request's own write (``stamp_used``), through the one write path.
@@ -14,15 +20,18 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import DeviceToken, utcnow
+from app.models import KIOSK_CREDENTIAL, TOKEN, DeviceToken, utcnow
 
 TOKEN_PREFIX = "atl_"  # noqa: S105  (a marker, not a secret)
+KIOSK_COOKIE = "atelier_borne"
+KIOSK_HEADER = "X-Atelier-Borne"
 CACHE_TTL_S = 30.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 200
@@ -33,12 +42,15 @@ class DeviceIdentity:
     """Who is calling the API with a bearer token, and what they may do."""
 
     token_id: int
+    kind: str
     name: str
     site_id: int
     station_id: int | None
     can_scan: bool
     can_read: bool
     last_used_at: datetime | None
+    # Carried by the kiosk cookie rather than the Authorization header.
+    via_cookie: bool = False
 
     def needs_stamp(self, now: datetime) -> bool:
         """Tell whether the token's last use is older than the stamp's resolution."""
@@ -80,6 +92,7 @@ def _lookup(digest: str) -> DeviceIdentity | None:
     if row is not None:
         identity = DeviceIdentity(
             row.id,
+            row.kind,
             row.name,
             row.site_id,
             row.station_id,
@@ -93,13 +106,50 @@ def _lookup(digest: str) -> DeviceIdentity | None:
 
 
 def device_from_request() -> DeviceIdentity | None:
-    """Return the device identity of the request's bearer token, if it is valid."""
-    header = request.headers.get("Authorization", "")
+    """Return the device identity of the request's bearer token or kiosk cookie, if valid.
+
+    A request with an ``Authorization`` header is judged by it alone.
+    """
+    header = request.headers.get("Authorization")
+    if header is None:
+        return kiosk_from_request()
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    return _lookup(hash_token(token))
+    identity = _lookup(hash_token(token))
+    if identity is None or identity.kind != TOKEN:
+        return None
+    return identity
+
+
+def kiosk_from_request() -> DeviceIdentity | None:
+    """Return the kiosk the request's ``atelier_borne`` cookie names, if it is valid."""
+    token = request.cookies.get(KIOSK_COOKIE, "")
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    identity = _lookup(hash_token(token))
+    if identity is None or identity.kind != KIOSK_CREDENTIAL or identity.station_id is None:
+        return None
+    return replace(identity, via_cookie=True)
+
+
+def cross_site(identity: DeviceIdentity) -> bool:
+    """Tell whether a kiosk-cookie request may come from another site (a forged request).
+
+    The cookie is SameSite=Strict already; the kiosk's custom header (which a form or a
+    cross-origin fetch cannot send without a preflight this server never grants) and the
+    browser's own ``Sec-Fetch-Site``/``Origin`` are checked as well.
+    """
+    if not identity.via_cookie:
+        return False
+    if request.headers.get(KIOSK_HEADER) != "1":
+        return True
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in {"same-origin", "none"}:
+        return True
+    origin = request.headers.get("Origin")
+    # The host only: behind a TLS proxy the scheme the application sees may differ.
+    return origin is not None and urlsplit(origin).netloc != request.host
 
 
 def stamp_used(session: Session, identity: DeviceIdentity, now: datetime | None = None) -> None:

@@ -249,6 +249,34 @@ class RevokeToken:
 
 
 @dataclass(frozen=True)
+class EnrolKiosk:
+    """A one-time link to enrol a kiosk for a station is made (only its hash is kept)."""
+
+    KIND: ClassVar[str] = "kiosk.enrol"
+    station_code: str
+    code_sha256: str = field(repr=False)
+    expires_at: datetime | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """Return which station and until when the link works (never the link)."""
+        return {"station": self.station_code, "expires_at": iso(self.expires_at)}
+
+
+@dataclass(frozen=True)
+class ActivateKiosk:
+    """A kiosk's browser opened its enrolment link: it gets a credential for the station."""
+
+    KIND: ClassVar[str] = "kiosk.activate"
+    code_sha256: str = field(repr=False)
+    token_sha256: str = field(repr=False)
+    prefix: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        """Return the new credential's recognisable prefix (never the link or credential)."""
+        return {"prefix": self.prefix}
+
+
+@dataclass(frozen=True)
 class ImportSchool:
     """The school file, validated, to create or update the site's data (all or nothing)."""
 

@@ -2,7 +2,13 @@
 
 from app.models.base import Base
 from app.models.curriculum import Competency, Framework
-from app.models.devices import DeviceToken
+from app.models.devices import (
+    CREDENTIAL_KINDS,
+    KIOSK_CREDENTIAL,
+    TOKEN,
+    DeviceToken,
+    KioskEnrolment,
+)
 from app.models.events import (
     ACTOR_KINDS,
     ASSESSMENT_LEVELS,
@@ -57,11 +63,14 @@ from app.models.welding import (
 __all__ = [
     "ACTOR_KINDS",
     "ASSESSMENT_LEVELS",
+    "CREDENTIAL_KINDS",
     "KIOSK",
+    "KIOSK_CREDENTIAL",
     "PIECE_STATUSES",
     "ROLES",
     "RUN_STATUSES",
     "STATION_KINDS",
+    "TOKEN",
     "VERDICTS",
     "WELDING",
     "WELD_BOUNDS",
@@ -77,6 +86,7 @@ __all__ = [
     "Event",
     "Evidence",
     "Framework",
+    "KioskEnrolment",
     "LabelBatch",
     "MqttOutbox",
     "Operation",

@@ -31,6 +31,16 @@ DEVIATION_FIELDS = {
     "q_kj_mm": ("apport de chaleur", "kJ/mm", 2),
 }
 
+# A teacher's assessment level (docs/contract.md §8), in the words a student reads.
+LEVEL_WORDS = {
+    "NE": "pas encore évalué",
+    "ABS": "absent à l'évaluation",
+    "1": "niveau 1 : non maîtrisé",
+    "2": "niveau 2 : insuffisamment maîtrisé",
+    "3": "niveau 3 : maîtrisé",
+    "4": "niveau 4 : bien maîtrisé",
+}
+
 VERDICT_IN_RANGE = "in_range"
 VERDICT_OUT_OF_RANGE = "out_of_range"
 VERDICT_NO_WPS = "no_wps"

@@ -1,0 +1,432 @@
+"""What a kiosk shows: the station it works for, the next thing to scan, and a student's own
+pieces and competencies.
+
+The station part is ``stations.station_statuses``, the rule every view shares, with what
+only a kiosk shows beside it: the work order's routing with the current step, the running
+time of the operation in progress, a welding station's WPS range and its last weld's
+verdict in words, and the one instruction of the screen. A kiosk that acts for another
+station (its ``ST-`` label was scanned there) shows that station until the time-out after
+its last scan, as the core applies it. Students are shown by first name only; a student's
+own page answers only while that student is badged in at the station.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    KIOSK_CREDENTIAL,
+    DeviceToken,
+    Event,
+    KioskEnrolment,
+    Operation,
+    OperationRun,
+    OperationType,
+    Piece,
+    Presence,
+    RunInterval,
+    RunParticipant,
+    Site,
+    Station,
+    Student,
+    Weld,
+    WorkOrder,
+    Wps,
+    first_name,
+    iso,
+    operation_code,
+)
+from app.read.board import local_day_bounds, workshop_timezone
+from app.read.portfolio import student_portfolio
+from app.read.stations import station_statuses
+from app.read.wording import LEVEL_WORDS, verdict_label
+
+# What each operation type looks like on the kiosk: a pictogram by the words in its name.
+PICTOGRAMS = (
+    ("soud", "soudage"),
+    ("débit", "debit"),
+    ("debit", "debit"),
+    ("sci", "debit"),
+    ("coupe", "debit"),
+    ("pli", "pliage"),
+    ("roul", "pliage"),
+    ("cintr", "pliage"),
+    ("assembl", "assemblage"),
+    ("point", "assemblage"),
+    ("meul", "meulage"),
+    ("ébavur", "meulage"),
+    ("perç", "percage"),
+    ("contr", "controle"),
+    ("peint", "peinture"),
+)
+
+NEXT_BADGE = "Badge-toi pour commencer."
+NEXT_WORK_ORDER = "Scanne la fiche suiveuse de l'ordre de fabrication."
+NEXT_OPERATION = "Scanne l'opération sur la fiche suiveuse."
+NEXT_PIECE = "Scanne l'étiquette de la pièce."
+NEXT_FINISH = "Au travail ! Quand c'est fini, touche « Fin »."
+NEXT_PAUSED = "Opération en pause. Touche « Pause » pour reprendre."
+NEXT_HELP = "Ton maître pro est prévenu. Arrête la machine et attends en sécurité."
+
+
+def pictogram(type_code: str, name: str, process: str | None) -> str:
+    """Choose the pictogram of an operation type (welding when it has a process)."""
+    if process:
+        return "soudage"
+    words = f"{type_code} {name}".casefold()
+    return next((picture for stem, picture in PICTOGRAMS if stem in words), "operation")
+
+
+def next_step(status: dict[str, Any]) -> dict[str, str]:
+    """Say the one thing the station's students do next: what kind of scan, in French."""
+    run = status["run"]
+    if not status["students"]:
+        return {"kind": "badge", "message": NEXT_BADGE}
+    if status.get("help_since"):
+        return {"kind": "help", "message": NEXT_HELP}
+    if run is not None:
+        if run["status"] == "paused":
+            return {"kind": "paused", "message": NEXT_PAUSED}
+        return {"kind": "finish", "message": NEXT_FINISH}
+    if status["operation"] is not None:
+        return {"kind": "piece", "message": NEXT_PIECE}
+    if status["work_order"] is not None:
+        return {"kind": "operation", "message": NEXT_OPERATION}
+    return {"kind": "work_order", "message": NEXT_WORK_ORDER}
+
+
+def weld_message(verdict: str | None, deviations: Any) -> str | None:
+    """Say a weld's verdict to the student who made it (« Soudure dans la plage »)."""
+    if verdict is None:
+        return None
+    if verdict == "in_range":
+        return "Soudure dans la plage du DMOS."
+    if verdict == "no_wps":
+        return "Soudure enregistrée (pas de DMOS pour cette opération)."
+    label = verdict_label(verdict, deviations if isinstance(deviations, list) else None)
+    return label.replace("Hors DMOS", "Soudure hors de la plage", 1) + "."
+
+
+def _acting_station(
+    session: Session, kiosk: dict[str, Any], kiosk_id: int, now: datetime, timeout_s: float
+) -> str | None:
+    """Return the code of the station the kiosk acts for, unless its last scan is too old."""
+    acting = kiosk.get("acting_for")
+    if acting is None:
+        return None
+    last = session.execute(
+        select(func.max(Event.received_at)).where(
+            Event.station_id == kiosk_id, Event.status == "accepted"
+        )
+    ).scalar()
+    if last is None or now - last > timedelta(seconds=timeout_s):
+        return None
+    return str(acting)
+
+
+def _routing(
+    session: Session, site_id: int, status: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int | None]:
+    """List the work order's steps, marking the current one and those done on the piece."""
+    order = status["work_order"]
+    if order is None:
+        return [], None
+    rows = session.execute(
+        select(
+            Operation.id,
+            Operation.step,
+            Operation.wps_id,
+            OperationType.code,
+            OperationType.name,
+            OperationType.process,
+        )
+        .join(WorkOrder, WorkOrder.id == Operation.work_order_id)
+        .join(OperationType, OperationType.id == Operation.operation_type_id)
+        .where(WorkOrder.site_id == site_id, WorkOrder.number == order["number"])
+        .order_by(Operation.step)
+    ).all()
+    done: set[int] = set()
+    if status["piece"] is not None:
+        done = set(
+            session.execute(
+                select(OperationRun.operation_id)
+                .join(Piece, Piece.id == OperationRun.piece_id)
+                .join(WorkOrder, WorkOrder.id == Piece.work_order_id)
+                .where(
+                    WorkOrder.site_id == site_id,
+                    Piece.code == status["piece"],
+                    OperationRun.status == "finished",
+                )
+            ).scalars()
+        )
+    current = status["operation"]["step"] if status["operation"] is not None else None
+    wps_id = None
+    steps = []
+    for row in rows:
+        if row.step == current:
+            wps_id = row.wps_id
+        steps.append(
+            {
+                "step": row.step,
+                "code": operation_code(order["number"], row.step),
+                "type": row.code,
+                "name": row.name,
+                "pictogram": pictogram(row.code, row.name, row.process),
+                "current": row.step == current,
+                "done_for_piece": (row.id in done) if status["piece"] is not None else None,
+            }
+        )
+    return steps, wps_id
+
+
+def _elapsed_s(session: Session, site_id: int, status: dict[str, Any], now: datetime) -> int:
+    """Sum the worked time of the run in progress (its intervals; pauses excluded)."""
+    run = status["run"]
+    rows = session.execute(
+        select(RunInterval.started_at, RunInterval.ended_at)
+        .join(OperationRun, OperationRun.id == RunInterval.run_id)
+        .join(Piece, Piece.id == OperationRun.piece_id)
+        .join(WorkOrder, WorkOrder.id == Piece.work_order_id)
+        .join(Operation, Operation.id == OperationRun.operation_id)
+        .where(
+            WorkOrder.site_id == site_id,
+            Piece.code == run["piece"],
+            Operation.step == run["operation"]["step"],
+            OperationRun.status != "finished",
+        )
+    ).all()
+    total = sum(((ended or now) - started).total_seconds() for started, ended in rows)
+    return max(0, int(total))
+
+
+def _welding(
+    session: Session, station_id: int, status: dict[str, Any], wps_id: int | None
+) -> dict[str, Any]:
+    """Describe a welding station for its students: arc, WPS range, last weld's verdict."""
+    wps = None
+    if wps_id is not None:
+        row = session.get(Wps, wps_id)
+        if row is not None:
+            wps = {
+                "id": row.code,
+                "process": row.process,
+                "i_a": [row.i_min_a, row.i_max_a],
+                "u_v": [row.u_min_v, row.u_max_v],
+            }
+    last = session.execute(
+        select(Weld.started_at, Weld.verdict, Weld.deviations)
+        .where(Weld.station_id == station_id)
+        .order_by(Weld.started_at.desc(), Weld.id.desc())
+        .limit(1)
+    ).first()
+    last_weld = None
+    if last is not None:
+        last_weld = {
+            "at": iso(last.started_at),
+            "ok": last.verdict != "out_of_range",
+            "verdict": last.verdict,
+            "message": weld_message(last.verdict, last.deviations),
+        }
+    return {
+        "online": status["online"],
+        "arc_on": status["arc_on"],
+        "wps": wps,
+        "last_weld": last_weld,
+    }
+
+
+def kiosk_state(
+    session: Session, site_id: int, kiosk_id: int, now: datetime, timeout_s: float
+) -> dict[str, Any] | None:
+    """Describe what the kiosk shows now: the station it works for and what comes next."""
+    kiosk = next(iter(station_statuses(session, site_id, [kiosk_id])), None)
+    if kiosk is None:
+        return None
+    acting = _acting_station(session, kiosk, kiosk_id, now, timeout_s)
+    station_id = kiosk_id
+    status = kiosk
+    if acting is not None:
+        target = session.execute(
+            select(Station.id).where(Station.site_id == site_id, Station.code == acting)
+        ).scalar()
+        if target is not None:
+            station_id = target
+            status = station_statuses(session, site_id, [target])[0]
+    shown = {
+        key: status[key]
+        for key in ("code", "name", "kind", "work_order", "operation", "piece", "help_since")
+    }
+    shown["students"] = [
+        {"id": student["id"], "name": first_name(student["name"])} for student in status["students"]
+    ]
+    shown["run"] = None
+    if status["run"] is not None:
+        shown["run"] = {**status["run"], "elapsed_s": _elapsed_s(session, site_id, status, now)}
+    shown["routing"], wps_id = _routing(session, site_id, status)
+    shown["welding"] = None
+    if status["online"] is not None:
+        shown["welding"] = _welding(session, station_id, status, wps_id)
+    shown["next"] = next_step(shown)
+    return {
+        "now": iso(now),
+        "kiosk": {"code": kiosk["code"], "name": kiosk["name"]},
+        "station": shown,
+        "acting_for": acting,
+    }
+
+
+def present_at(session: Session, site_id: int, station_code: str, student_code: str) -> bool:
+    """Tell whether the student is badged in at the station now."""
+    found = session.execute(
+        select(Presence.id)
+        .join(Student, Student.id == Presence.student_id)
+        .join(Station, Station.id == Presence.station_id)
+        .where(
+            Student.site_id == site_id,
+            Student.code == student_code,
+            Station.code == station_code,
+            Presence.ended_at.is_(None),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def _week_start(now: datetime) -> datetime:
+    """Return the instant the workshop's week of ``now`` began (Monday, local midnight)."""
+    zone = workshop_timezone()
+    start, _end = local_day_bounds(now, zone)
+    return start - timedelta(days=now.astimezone(zone).weekday())
+
+
+def student_page(
+    session: Session, site_id: int, student_code: str, now: datetime
+) -> dict[str, Any] | None:
+    """Describe a student's own week of pieces and their competencies, for the kiosk."""
+    portfolio = student_portfolio(session, site_id, student_code)
+    if portfolio is None:
+        return None
+    since = _week_start(now)
+    rows = session.execute(
+        select(
+            Piece.code,
+            Piece.status,
+            WorkOrder.number,
+            WorkOrder.product,
+            OperationType.name,
+            OperationRun.finished_at,
+        )
+        .join(RunParticipant, RunParticipant.run_id == OperationRun.id)
+        .join(Student, Student.id == RunParticipant.student_id)
+        .join(Piece, Piece.id == OperationRun.piece_id)
+        .join(WorkOrder, WorkOrder.id == Piece.work_order_id)
+        .join(Operation, Operation.id == OperationRun.operation_id)
+        .join(OperationType, OperationType.id == Operation.operation_type_id)
+        .where(
+            Student.site_id == site_id,
+            Student.code == student_code,
+            OperationRun.status == "finished",
+            OperationRun.finished_at >= since,
+        )
+        .order_by(OperationRun.finished_at.desc())
+        .limit(50)
+    ).all()
+    pieces = [
+        {
+            "code": row.code,
+            "status": row.status,
+            "work_order": row.number,
+            "product": row.product,
+            "operation": row.name,
+            "finished_at": iso(row.finished_at),
+        }
+        for row in rows
+    ]
+    competencies = []
+    for item in portfolio["competencies"]:
+        latest = item["latest_assessment"]
+        competencies.append(
+            {
+                "code": item["code"].split(":", 1)[-1],
+                "title": item["title"],
+                "evidence": item["evidence_count"],
+                "level": LEVEL_WORDS.get(latest["level"]) if latest else None,
+                "comment": latest["comment"] if latest else None,
+                "by": latest["by"] if latest else None,
+            }
+        )
+    student = portfolio["student"]
+    framework = student["framework"]
+    return {
+        "student": {"id": student["id"], "name": first_name(student["name"])},
+        "framework": {
+            "id": framework["code"],
+            "title": framework["title"],
+            "provisional": bool(framework["provisional"]),
+        },
+        "pieces": pieces,
+        "competencies": competencies,
+    }
+
+
+def kiosk_label(session: Session, station_id: int) -> dict[str, Any] | None:
+    """Return a kiosk's station code and name, and its school's name."""
+    row = session.execute(
+        select(Station.code, Station.name, Site.name.label("site_name"))
+        .join(Site, Site.id == Station.site_id)
+        .where(Station.id == station_id)
+    ).first()
+    if row is None:
+        return None
+    return {"code": row.code, "name": row.name, "site_name": row.site_name}
+
+
+def enrolment_site(session: Session, code_sha256: str) -> int | None:
+    """Return the site of the enrolment link with this hash, if there is one."""
+    return session.execute(
+        select(KioskEnrolment.site_id).where(KioskEnrolment.code_sha256 == code_sha256)
+    ).scalar()
+
+
+def kiosks_of_site(session: Session, site_id: int) -> list[dict[str, Any]]:
+    """List a site's kiosk credentials, newest first: station, dates, whether revoked."""
+    rows = session.execute(
+        select(
+            DeviceToken.id,
+            DeviceToken.prefix,
+            DeviceToken.created_at,
+            DeviceToken.last_used_at,
+            DeviceToken.revoked_at,
+            Station.code,
+            Station.name,
+        )
+        .join(Station, Station.id == DeviceToken.station_id)
+        .where(DeviceToken.site_id == site_id, DeviceToken.kind == KIOSK_CREDENTIAL)
+        .order_by(DeviceToken.id.desc())
+    ).all()
+    return [
+        {
+            "id": row.id,
+            "prefix": row.prefix,
+            "station": row.code,
+            "station_name": row.name,
+            "created_at": row.created_at,
+            "last_used_at": row.last_used_at,
+            "revoked_at": row.revoked_at,
+        }
+        for row in rows
+    ]
+
+
+def stations_of_site(session: Session, site_id: int) -> list[dict[str, str]]:
+    """List a site's stations by code: ``{"code", "name", "kind"}``."""
+    rows = session.execute(
+        select(Station.code, Station.name, Station.kind)
+        .where(Station.site_id == site_id)
+        .order_by(Station.code)
+    ).all()
+    return [{"code": row.code, "name": row.name, "kind": row.kind} for row in rows]

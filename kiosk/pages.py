@@ -1,0 +1,222 @@
+"""The kiosk's pages and data: ``/borne``, its enrolment link, its state and a student's page."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.auth.tokens import KIOSK_COOKIE, clear_cache, hash_token, kiosk_from_request, new_token
+from app.boundary import submit
+from app.db import DatabaseBusy
+from app.extensions import db
+from app.ingest.events import ActivateKiosk, Actor, Origin
+from app.ingest.kiosks import LINK_UNKNOWN, LINK_USED
+from app.models import utcnow
+from app.read.kiosk import enrolment_site, kiosk_label, kiosk_state, present_at, student_page
+from kiosk import admin, commands
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=BaseResponse)
+
+bp = Blueprint(
+    "kiosk",
+    __name__,
+    url_prefix="/borne",
+    static_folder="static",
+    static_url_path="/static",
+    template_folder="templates",
+)
+
+# Browsers keep a cookie 400 days at most; the page sets it again on every load.
+COOKIE_MAX_AGE_S = 400 * 24 * 3600
+
+
+def _private(response: R) -> R:
+    # A kiosk's pages and data are live and personal: no copy in any cache or referrer.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _enrol_screen(status: int, reason: str | None = None) -> Response:
+    html = render_template("kiosk/enrol.html", reason=reason)
+    return _private(Response(html, status=status, mimetype="text/html"))
+
+
+def _unknown_kiosk() -> Response:
+    response = jsonify(
+        {
+            "status": "error",
+            "error": {
+                "code": "kiosk_unknown",
+                "message": "Borne non activée : demandez un lien d'activation au maître pro.",
+            },
+        }
+    )
+    response.status_code = 401
+    return _private(response)
+
+
+def _set_cookie(response: BaseResponse, token: str) -> None:
+    response.set_cookie(
+        KIOSK_COOKIE,
+        token,
+        max_age=COOKIE_MAX_AGE_S,
+        path="/",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Strict",
+    )
+
+
+@bp.get("")
+def page() -> Response:
+    """Show the kiosk, or the enrolment screen to a browser that is not an enrolled kiosk."""
+    kiosk = kiosk_from_request()
+    label = kiosk_label(db.session(), kiosk.station_id) if kiosk and kiosk.station_id else None
+    if kiosk is None or label is None:
+        return _enrol_screen(401)
+    html = render_template(
+        "kiosk/borne.html",
+        station_code=label["code"],
+        station_name=label["name"],
+        site_name=label["site_name"],
+        speech=bool(current_app.config.get("ATELIER_KIOSK_SPEECH")),
+        asset=lambda path: url_for("kiosk.static", filename=path),
+    )
+    response = _private(Response(html, mimetype="text/html"))
+    _set_cookie(response, request.cookies[KIOSK_COOKIE])
+    return response
+
+
+@bp.get("/inscription/<code>")
+def enrol(code: str) -> BaseResponse:
+    """Use a one-time enrolment link: give this browser the kiosk's credential."""
+    if len(code) > 100:
+        return _enrol_screen(404, LINK_UNKNOWN)
+    code_sha256 = hashlib.sha256(code.encode("utf-8", "replace")).hexdigest()
+    site_id = enrolment_site(db.session(), code_sha256)
+    if site_id is None:
+        logger.warning("unknown kiosk enrolment link opened")
+        return _enrol_screen(404, LINK_UNKNOWN)
+    token = new_token()
+    origin = Origin(
+        site_id=site_id,
+        channel="web",
+        # The link's hash is the event's id: a second use is a duplicate the database
+        # refuses, however many browsers open it at once.
+        key=f"kiosk-activate:{code_sha256}",
+        actor=Actor("kiosk", "borne"),
+        received_at=utcnow(),
+        body_sha256=hash_token(token),
+    )
+    try:
+        outcome = submit(
+            origin,
+            ActivateKiosk(
+                code_sha256=code_sha256, token_sha256=hash_token(token), prefix=token[:12]
+            ),
+        )
+    except DatabaseBusy:
+        return _enrol_screen(503, "Le serveur est occupé : rouvrez le lien dans un instant.")
+    if outcome.status in {"duplicate", "conflict"}:
+        return _enrol_screen(410, LINK_USED)
+    if not outcome.accepted:
+        error = outcome.body.get("error", {})
+        status = 404 if error.get("code") == "enrolment_unknown" else 410
+        return _enrol_screen(status, str(error.get("message") or LINK_UNKNOWN))
+    clear_cache()
+    response = _private(redirect(url_for("kiosk.page"), code=303))
+    _set_cookie(response, token)
+    return response
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """Serve the kiosk's service worker at the scope it controls (``/borne``)."""
+    response = send_from_directory(bp.static_folder or "", "sw.js", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/borne"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/etat")
+def state() -> Response:
+    """Answer what the kiosk shows now (JSON), for the enrolled kiosk only."""
+    kiosk = kiosk_from_request()
+    if kiosk is None or kiosk.station_id is None:
+        return _unknown_kiosk()
+    described = _describe(kiosk.site_id, kiosk.station_id)
+    if described is None:
+        return _unknown_kiosk()
+    return _private(jsonify(described))
+
+
+def _describe(site_id: int, station_id: int) -> dict[str, Any] | None:
+    config = current_app.config
+    described = kiosk_state(
+        db.session(),
+        site_id,
+        station_id,
+        utcnow(),
+        float(config["ATELIER_KIOSK_STATION_TIMEOUT_S"]),
+    )
+    if described is None:
+        return None
+    described["kiosk"].update(
+        idle_badge_out_s=int(config.get("ATELIER_KIOSK_IDLE_MINUTES", 10)) * 60,
+        closing_time=config.get("ATELIER_CLOSING_TIME"),
+        speech=bool(config.get("ATELIER_KIOSK_SPEECH")),
+    )
+    return described
+
+
+@bp.get("/eleves/<student_code>")
+def student(student_code: str) -> Response:
+    """Answer a student's own pieces and competencies, while they are badged in here."""
+    kiosk = kiosk_from_request()
+    if kiosk is None or kiosk.station_id is None:
+        return _unknown_kiosk()
+    described = _describe(kiosk.site_id, kiosk.station_id)
+    session = db.session()
+    if described is None or not present_at(
+        session, kiosk.site_id, described["station"]["code"], student_code
+    ):
+        response = jsonify(
+            {
+                "status": "error",
+                "error": {
+                    "code": "not_here",
+                    "message": "Badge-toi d'abord à ce poste pour voir tes pièces.",
+                },
+            }
+        )
+        response.status_code = 403
+        return _private(response)
+    page_data = student_page(session, kiosk.site_id, student_code, utcnow())
+    if page_data is None:
+        return _unknown_kiosk()
+    return _private(jsonify(page_data))
+
+
+def register(app: Flask) -> None:
+    """Add the kiosk's pages, its administration page and its commands to the application."""
+    app.register_blueprint(bp)
+    app.register_blueprint(admin.bp)
+    commands.register(app)
