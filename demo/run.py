@@ -77,6 +77,8 @@ TRY_DEVICE = "ws05"
 RESERVED = ("E2026-099", "B-0099", TRY_STATION, TRY_DEVICE, "OF-2026-0090", "P-2026-900001")
 SIMULATOR_TOKEN_NAME = "simulateur-demo"  # noqa: S105  (a label, not a token)
 TRY_TOKEN_NAME = "essais-readme"  # noqa: S105  (a label, not a token)
+# The kiosk whose one-time enrolment link the demo prints (a new one at every start).
+DEMO_KIOSK = "ST-KIOSK-1"
 TEACHER_NAME = "Maître de démo"
 
 LABELS = {
@@ -229,6 +231,7 @@ class Demo:
         self.mqtt_host = LOOPBACK
         self.mqtt_port = 0
         self.web_url = ""
+        self.kiosk_link = ""
         self.first_stop: tuple[str, int] | None = None
         self.stop_signal: str | None = None
         self.setup_failed = False
@@ -378,6 +381,12 @@ class Demo:
         self.web_url = f"http://{LOOPBACK}:{port}"
         if port != self.settings.port:
             self.console.ok(f"port {self.settings.port} occupé : le serveur web prend le {port}")
+        # Enrolment links and QR codes point at the server the demo runs.
+        self.env.setdefault("ATELIER_PUBLIC_URL", self.web_url)
+        out = self.flask(
+            "kiosk", "enrol", DEMO_KIOSK, what="le lien d'activation de la borne", secret=True
+        )
+        self.kiosk_link = _last_line(out)
         programs = [] if broker is None else [broker]
         programs += [self._web(port), self._worker(), self._simulator()]
         return programs
@@ -666,6 +675,11 @@ class Demo:
             "┌─ Démo Atelier prête " + "─" * 58,
             f"│  Tableau de l'atelier  {url}/",
             f"│  API (OpenAPI)         {url}/api/v1/openapi.json",
+            "│",
+            f"│  Borne des élèves      {self.kiosk_link}",
+            f"│    lien d'activation de la borne {DEMO_KIOSK} : à ouvrir une fois, dans les "
+            "15 minutes,",
+            "│    dans le navigateur de la borne ; elle reste activée ensuite (/borne)",
             "│",
             f"│  Connexion enseignant  {url}/connexion",
             f"│    identifiant         {creds.teacher_email}",
