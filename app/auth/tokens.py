@@ -33,6 +33,9 @@ TOKEN_PREFIX = "atl_"  # noqa: S105  (a marker, not a secret)
 KIOSK_COOKIE = "atelier_borne"
 KIOSK_HEADER = "X-Atelier-Borne"
 CACHE_TTL_S = 30.0
+# A kiosk asks for its state every second anyway: a revoked kiosk must leave the students'
+# screen within seconds, in every worker, not after the tokens' half-minute.
+KIOSK_CACHE_TTL_S = 2.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 200
 
@@ -77,7 +80,7 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _lookup(digest: str) -> DeviceIdentity | None:
+def _lookup(digest: str, ttl_s: float = CACHE_TTL_S) -> DeviceIdentity | None:
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(digest)
@@ -101,7 +104,7 @@ def _lookup(digest: str) -> DeviceIdentity | None:
             row.last_used_at,
         )
     with _cache_lock:
-        _cache[digest] = (now + CACHE_TTL_S, identity)
+        _cache[digest] = (now + ttl_s, identity)
     return identity
 
 
@@ -128,7 +131,7 @@ def kiosk_from_request() -> DeviceIdentity | None:
     token = request.cookies.get(KIOSK_COOKIE, "")
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    identity = _lookup(hash_token(token))
+    identity = _lookup(hash_token(token), KIOSK_CACHE_TTL_S)
     if identity is None or identity.kind != KIOSK_CREDENTIAL or identity.station_id is None:
         return None
     return replace(identity, via_cookie=True)
