@@ -85,8 +85,10 @@ def app_env(database_url: str) -> dict[str, str]:
 class Gunicorn:
     """The production web server, as the README runs it."""
 
-    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
-        self.port = free_port()
+    def __init__(
+        self, env: dict[str, str], workers: int, log: Path, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.process = subprocess.Popen(
