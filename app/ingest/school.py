@@ -211,8 +211,8 @@ class _Upsert:
         for hspec in held:
             habilitation_id = habilitations[hspec.id].id
             wanted.append((current.pop(habilitation_id, None), hspec, habilitation_id))
-        for row in current.values():
-            self._end(row)
+        for dropped in current.values():
+            self._end(dropped)
             self.summary.removed["student_habilitations"] += 1
         fresh: list[tuple[HeldSpec, int]] = []
         for row, hspec, habilitation_id in wanted:
