@@ -89,7 +89,7 @@ class StudentHabilitation(Base):
     student: Mapped[Student] = relationship()
 
     def valid_on(self, day: date) -> bool:
-        """Tell whether the authorisation holds on a day (itself, the medical opinion, the place)."""
+        """Tell whether the authorisation holds on a day (its dates and its place's derogation)."""
         return holds_on(day, self.until, self.medical_until, self.habilitation.derogation_until)
 
 
