@@ -36,6 +36,7 @@ def settings_from(config: Mapping[str, Any]) -> Settings:
         kiosk_station_timeout_s=float(config["ATELIER_KIOSK_STATION_TIMEOUT_S"]),
         topic_root=str(config["ATELIER_TOPIC_ROOT"]),
         extra_pieces=int(config["ATELIER_EXTRA_PIECES"]),
+        timezone=config.get("ATELIER_TIMEZONE") or None,
     )
 
 

@@ -14,6 +14,8 @@ from app.data.yamlfile import InvalidDate, LocatedDocument, Path, SchoolFileErro
 from app.ingest.school_spec import (
     CustomerSpec,
     FrameworkSpec,
+    HabilitationSpec,
+    HeldSpec,
     OperationTypeSpec,
     SchoolSpec,
     StationSpec,
@@ -35,6 +37,7 @@ TOP_KEYS = (
     "site",
     "site_name",
     "frameworks",
+    "habilitations",
     "students",
     "teachers",
     "stations",
@@ -210,12 +213,14 @@ def validate(doc: LocatedDocument) -> SchoolSpec:
     _frameworks(c, root, spec)
     competencies = {f"{fw.id}:{code}" for fw in spec.frameworks for code, _title in fw.competencies}
     framework_ids = {fw.id for fw in spec.frameworks}
+    _habilitations(c, root, spec)
+    habilitations = {h.id for h in spec.habilitations}
     badges: dict[str, Path] = {}
-    _students(c, root, spec, framework_ids, badges)
+    _students(c, root, spec, framework_ids, badges, habilitations=habilitations)
     _teachers(c, root, spec, badges)
-    _stations(c, root, spec)
+    _stations(c, root, spec, habilitations)
     _wps(c, root, spec)
-    _operation_types(c, root, spec, competencies)
+    _operation_types(c, root, spec, competencies, habilitations)
     _customers(c, root, spec)
     _work_orders(c, root, spec)
     if c.errors:
@@ -258,6 +263,69 @@ def _frameworks(c: Checker, root: dict[str, Any], spec: SchoolSpec) -> None:
             continue
 
 
+def _habilitations(c: Checker, root: dict[str, Any], spec: SchoolSpec) -> None:
+    seen: dict[str, Path] = {}
+    for path, item in _each(c, ("habilitations",), root.get("habilitations")):
+        try:
+            rec = c.record(path, item, ("id", "name"), ("derogation_until",))
+            hid = c.text((*path, "id"), rec["id"], UPPER_IDENT, 40, "un identifiant (A-Z, 0-9, -)")
+            c.unique(seen, hid, (*path, "id"), "habilitation")
+            spec.habilitations.append(
+                HabilitationSpec(
+                    path,
+                    hid,
+                    c.text((*path, "name"), rec["name"], max_len=120),
+                    c.day((*path, "derogation_until"), rec.get("derogation_until")),
+                )
+            )
+        except _Invalid:
+            continue
+
+
+def _requires(c: Checker, path: Path, value: Any, habilitations: set[str]) -> list[str]:
+    """Read a list of required habilitation ids, each known and listed once."""
+    result: list[str] = []
+    for rpath, ref in _each(c, path, value):
+        try:
+            hid = c.text(rpath, ref)
+            if hid not in habilitations:
+                raise c.fail(rpath, f"habilitation « {hid} » inconnue")
+            if hid in result:
+                raise c.fail(rpath, f"habilitation « {hid} » en double")
+            result.append(hid)
+        except _Invalid:
+            continue
+    return result
+
+
+def _held(c: Checker, path: Path, value: Any, habilitations: set[str]) -> list[HeldSpec]:
+    """Read a student's habilitations: each known, listed once, with its dates."""
+    result: list[HeldSpec] = []
+    seen: dict[str, Path] = {}
+    for hpath, item in _each(c, path, value):
+        try:
+            rec = c.record(hpath, item, ("id", "until"), ("medical_until", "trained_on", "trainer"))
+            hid = c.text((*hpath, "id"), rec["id"])
+            if hid not in habilitations:
+                raise c.fail((*hpath, "id"), f"habilitation « {hid} » inconnue")
+            c.unique(seen, hid, (*hpath, "id"), "habilitation")
+            until = c.day((*hpath, "until"), rec["until"])
+            assert until is not None  # required: record() refused it missing
+            result.append(
+                HeldSpec(
+                    hpath,
+                    hid,
+                    until,
+                    c.day((*hpath, "medical_until"), rec.get("medical_until")),
+                    c.day((*hpath, "trained_on"), rec.get("trained_on")),
+                    c.optional_text((*hpath, "trainer"), rec.get("trainer"), max_len=80),
+                )
+            )
+        except _Invalid:
+            continue
+    return result
+
+
 def _badge_list(c: Checker, path: Path, value: Any, badges: dict[str, Path]) -> list[str]:
     result = []
     for bpath, badge in _each(c, path, value):
@@ -283,11 +351,15 @@ def _students(
     spec: SchoolSpec,
     frameworks: set[str],
     badges: dict[str, Path],
+    *,
+    habilitations: set[str],
 ) -> None:
     seen: dict[str, Path] = {}
     for path, item in _each(c, ("students",), root.get("students")):
         try:
-            rec = c.record(path, item, ("id", "name", "framework"), ("badges", "left_on"))
+            rec = c.record(
+                path, item, ("id", "name", "framework"), ("badges", "left_on", "habilitations")
+            )
             sid = c.text(
                 (*path, "id"), rec["id"], IDENT, 40, "un identifiant (lettres, chiffres, -)"
             )
@@ -303,6 +375,7 @@ def _students(
                     framework,
                     _badge_list(c, (*path, "badges"), rec.get("badges"), badges),
                     c.day((*path, "left_on"), rec.get("left_on")),
+                    _held(c, (*path, "habilitations"), rec.get("habilitations"), habilitations),
                 )
             )
         except _Invalid:
@@ -328,12 +401,12 @@ def _teachers(c: Checker, root: dict[str, Any], spec: SchoolSpec, badges: dict[s
             continue
 
 
-def _stations(c: Checker, root: dict[str, Any], spec: SchoolSpec) -> None:
+def _stations(c: Checker, root: dict[str, Any], spec: SchoolSpec, habilitations: set[str]) -> None:
     seen: dict[str, Path] = {}
     devices: dict[str, Path] = {}
     for path, item in _each(c, ("stations",), root.get("stations")):
         try:
-            rec = c.record(path, item, ("code", "name", "kind"), ("mqtt_device",))
+            rec = c.record(path, item, ("code", "name", "kind"), ("mqtt_device", "requires"))
             code = c.text(
                 (*path, "code"),
                 rec["code"],
@@ -359,7 +432,12 @@ def _stations(c: Checker, root: dict[str, Any], spec: SchoolSpec) -> None:
                 c.unique(devices, device, (*path, "mqtt_device"), "appareil MQTT")
             spec.stations.append(
                 StationSpec(
-                    path, code, c.text((*path, "name"), rec["name"], max_len=100), kind, device
+                    path,
+                    code,
+                    c.text((*path, "name"), rec["name"], max_len=100),
+                    kind,
+                    device,
+                    _requires(c, (*path, "requires"), rec.get("requires"), habilitations),
                 )
             )
         except _Invalid:
@@ -396,12 +474,21 @@ def _wps(c: Checker, root: dict[str, Any], spec: SchoolSpec) -> None:
 
 
 def _operation_types(
-    c: Checker, root: dict[str, Any], spec: SchoolSpec, competencies: set[str]
+    c: Checker,
+    root: dict[str, Any],
+    spec: SchoolSpec,
+    competencies: set[str],
+    habilitations: set[str],
 ) -> None:
     seen: dict[str, Path] = {}
     for path, item in _each(c, ("operation_types",), root.get("operation_types")):
         try:
-            rec = c.record(path, item, ("id", "name"), ("process", "station_kind", "competencies"))
+            rec = c.record(
+                path,
+                item,
+                ("id", "name"),
+                ("process", "station_kind", "competencies", "requires"),
+            )
             oid = c.text((*path, "id"), rec["id"], UPPER_IDENT, 40, "un identifiant (A-Z, 0-9, -)")
             c.unique(seen, oid, (*path, "id"), "type d'opération")
             kind = c.optional_text((*path, "station_kind"), rec.get("station_kind"))
@@ -437,6 +524,7 @@ def _operation_types(
                     ),
                     kind,
                     refs,
+                    _requires(c, (*path, "requires"), rec.get("requires"), habilitations),
                 )
             )
         except _Invalid:

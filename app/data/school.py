@@ -19,11 +19,13 @@ from app.ingest.events import ImportSchool
 from app.models import (
     Customer,
     Framework,
+    Habilitation,
     OperationType,
     Site,
     StaffUser,
     Station,
     Student,
+    StudentHabilitation,
     WorkOrder,
     Wps,
 )
@@ -65,6 +67,21 @@ def export_school(session: Session, site_id: int) -> dict[str, Any]:
             {"code": comp.code, "title": comp.title} for comp in framework.competencies
         ]
         data["frameworks"].append(entry)
+    habilitations = (
+        session.execute(
+            select(Habilitation).where(Habilitation.site_id == site_id).order_by(Habilitation.code)
+        )
+        .scalars()
+        .all()
+    )
+    if habilitations:
+        data["habilitations"] = []
+        for habilitation in habilitations:
+            hentry: dict[str, Any] = {"id": habilitation.code, "name": habilitation.name}
+            if habilitation.derogation_until is not None:
+                hentry["derogation_until"] = habilitation.derogation_until
+            data["habilitations"].append(hentry)
+    held = _held_now(session, site_id)
     data["students"] = []
     for student in session.execute(
         select(Student).where(Student.site_id == site_id).order_by(Student.code)
@@ -77,6 +94,8 @@ def export_school(session: Session, site_id: int) -> dict[str, Any]:
         }
         if student.left_on is not None:
             sentry["left_on"] = student.left_on
+        if student.id in held:
+            sentry["habilitations"] = held[student.id]
         data["students"].append(sentry)
     data["teachers"] = [
         {"email": user.email, "name": user.name, "badges": [badge.code for badge in user.badges]}
@@ -97,6 +116,8 @@ def export_school(session: Session, site_id: int) -> dict[str, Any]:
         }
         if station.mqtt_device:
             stentry["mqtt_device"] = station.mqtt_device
+        if station.requires:
+            stentry["requires"] = [h.code for h in station.requires]
         data["stations"].append(stentry)
     data["wps"] = []
     for wps in session.execute(
@@ -120,6 +141,8 @@ def export_school(session: Session, site_id: int) -> dict[str, Any]:
         if op_type.station_kind:
             oentry["station_kind"] = op_type.station_kind
         oentry["competencies"] = [comp.full_code for comp in op_type.competencies]
+        if op_type.requires:
+            oentry["requires"] = [h.code for h in op_type.requires]
         data["operation_types"].append(oentry)
     data["customers"] = [
         {"id": customer.code, "name": customer.name}
@@ -149,6 +172,26 @@ def export_school(session: Session, site_id: int) -> dict[str, Any]:
             woentry["operations"].append(step)
         data["work_orders"].append(woentry)
     return data
+
+
+def _held_now(session: Session, site_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Return the authorisations in force at a site, per student, as the file writes them."""
+    result: dict[int, list[dict[str, Any]]] = {}
+    for row, code in session.execute(
+        select(StudentHabilitation, Habilitation.code)
+        .join(Habilitation, Habilitation.id == StudentHabilitation.habilitation_id)
+        .where(StudentHabilitation.site_id == site_id, StudentHabilitation.ended_at.is_(None))
+        .order_by(StudentHabilitation.student_id, Habilitation.code)
+    ):
+        entry: dict[str, Any] = {"id": code, "until": row.until}
+        if row.medical_until is not None:
+            entry["medical_until"] = row.medical_until
+        if row.trained_on is not None:
+            entry["trained_on"] = row.trained_on
+        if row.trainer:
+            entry["trainer"] = row.trainer
+        result.setdefault(row.student_id, []).append(entry)
+    return result
 
 
 def dump_school(data: dict[str, Any]) -> str:

@@ -52,6 +52,9 @@ class Settings:
     topic_root: str = "atelier/v1"
     # Piece labels a work order may take beyond its quantity (scrap, rework).
     extra_pieces: int = 2
+    # The workshop's time zone (its local day says whether a habilitation holds); None:
+    # app.read.board's default, Europe/Paris.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)

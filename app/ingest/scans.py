@@ -9,7 +9,7 @@ pieces work as at any station.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -18,9 +18,11 @@ from app.ingest import cfg, undo
 from app.ingest.core import Done, Refusal, Scope, handles
 from app.ingest.events import BadRequest, Scan
 from app.ingest.evidence import Grant, grant_evidence
-from app.ingest.shop import PRESENCES, Shop, StationAt, names, transient_run
-from app.models import Badge, Event, StaffUser, Student, first_name, table_of
+from app.ingest.shop import PRESENCES, Shop, StationAt, Unhabilitated, names, transient_run
+from app.models import Badge, Event, OperationRun, StaffUser, Student, first_name, table_of
+from app.read.board import workshop_timezone
 from app.read.stations import station_statuses
+from app.read.wording import french_day
 from labels.codes import Action, CodeError, CodeKind, ParsedCode, parse_code
 
 # A row of a Core statement, read by its columns' names.
@@ -172,6 +174,8 @@ class ScanRules:
         moving = self.scope.conn.execute(
             _BADGED_HERE, {"station_id": current.id, "kiosk_id": device.id}
         ).all()
+        if moving:
+            self.check_can_join(target, [row.student_id for row in moving])
         device.set(acting_for_id=target.id)
         if not moving:
             return f"La borne agit maintenant pour : {target.name}. Scanne ton badge."
@@ -217,6 +221,7 @@ class ScanRules:
         first = first_name(holder.name)
         if holder.presence_id is not None and holder.presence_station_id == station.id:
             return self.leave(station, [(holder.presence_id, first)])
+        self.check_can_join(station, [holder.student_id])
         moved_from = ""
         if holder.presence_id is not None:
             previous = self.shop.station(holder.presence_station_id)
@@ -332,7 +337,10 @@ class ScanRules:
             row = self.shop.piece(piece_id)
             if row is not None and row.work_order_id == operation.order_id:
                 piece = row
-        existing = self.check_can_start(station, piece, operation) if piece is not None else None
+        existing = None
+        if piece is not None:
+            existing = self.check_can_start(station, piece, operation)
+            self.check_habilitated(station, operation)
         station.set(
             work_order_id=operation.order_id,
             operation_id=operation.id,
@@ -378,8 +386,10 @@ class ScanRules:
             if operation.work_order_id != work_order_id:
                 operation = None
         existing = None
-        if operation is not None and piece is not None:
-            existing = self.check_can_start(station, piece, operation)
+        if operation is not None:
+            if piece is not None:
+                existing = self.check_can_start(station, piece, operation)
+            self.check_habilitated(station, operation)
         if piece is None:
             piece = self.shop.create_piece(code, work_order_id)
             created = True
@@ -446,6 +456,64 @@ class ScanRules:
             )
         return run
 
+    # -- habilitations ---------------------------------------------------------------------
+
+    def today(self) -> date:
+        """Return the workshop's local date now (a habilitation holds through its last day)."""
+        return self.scope.now.astimezone(workshop_timezone(self.scope.settings.timezone)).date()
+
+    def check_habilitated(self, station: StationAt, operation: Record) -> None:
+        """Refuse to start an operation unless every student present holds what it needs."""
+        student_ids = [row.student_id for row in self.shop.present(station)]
+        missing = self.shop.unhabilitated(
+            station, operation.type_id, bool(operation.guarded), student_ids, self.today()
+        )
+        if missing:
+            raise self.not_habilitated(station, missing)
+
+    def check_can_join(self, station: StationAt, student_ids: list[int]) -> None:
+        """Refuse students who would join the station's run without what it needs."""
+        run = station.run
+        if run is None or not (run.status == "running" or station.get("paused_by_exit")):
+            return
+        self.check_run_team(station, run, student_ids)
+
+    def check_run_team(self, station: StationAt, run: OperationRun, student_ids: list[int]) -> None:
+        """Refuse a run's resumption or end while a student present lacks what it needs."""
+        type_id, guarded = self.shop.run_guard(station, run)
+        missing = self.shop.unhabilitated(station, type_id, guarded, student_ids, self.today())
+        if missing:
+            raise self.not_habilitated(station, missing)
+
+    @staticmethod
+    def not_habilitated(station: StationAt, missing: list[Unhabilitated]) -> Refusal:
+        """Say who lacks which habilitation, in short words: the teacher decides."""
+        first = missing[0]
+        same = [m for m in missing if m.habilitation_code == first.habilitation_code]
+        who = names([first_name(m.student_name) for m in same])
+        what = f"l'habilitation « {first.habilitation} »"
+        if len(same) == 1 and first.lapsed is not None:
+            message = f"{what[0].upper()}{what[1:]} de {who} a expiré le {french_day(first.lapsed)}"
+        elif all(m.lapsed is None for m in same):
+            verb = "n'a pas" if len(same) == 1 else "n'ont pas"
+            message = f"{who} {verb} {what}"
+        else:
+            message = f"{who} n'ont pas {what} (ou elle a expiré)"
+        reason = ", ".join(
+            f"student {m.student_id} "
+            + (
+                f"lapsed {m.habilitation_code} on {m.lapsed}"
+                if m.lapsed
+                else f"lacks {m.habilitation_code}"
+            )
+            for m in missing
+        )
+        return Refusal(
+            "not_habilitated",
+            f"{message} : demande à ton maître pro.",
+            f"{reason} at {station.code}",
+        )
+
     # -- runs ------------------------------------------------------------------------------
 
     def start(
@@ -510,8 +578,12 @@ class ScanRules:
                 self.shop.pause(run)
                 station.set(paused_by_exit=False)
                 return f"Pause : {label}. Scanne A-PAUSE pour reprendre."
+            self.check_run_team(
+                station, run, [row.student_id for row in self.shop.present(station)]
+            )
             self.shop.resume(run, station)
             return f"Reprise : {label}."
+        self.check_run_team(station, run, [row.student_id for row in self.shop.present(station)])
         return self.finish(station, run, label)
 
     def finish(self, station: StationAt, run: Any, label: str) -> str:

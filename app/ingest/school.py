@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from app.ingest.core import Done, Refusal, Scope, handles
 from app.ingest.events import ImportSchool
-from app.ingest.school_spec import SchoolSpec
+from app.ingest.school_spec import HeldSpec, SchoolSpec
 from app.models import (
     Badge,
     Base,
     Competency,
     Customer,
     Framework,
+    Habilitation,
     Operation,
     OperationRun,
     OperationType,
@@ -30,6 +32,7 @@ from app.models import (
     StaffUser,
     Station,
     Student,
+    StudentHabilitation,
     WorkOrder,
     Wps,
 )
@@ -37,7 +40,9 @@ from app.models import (
 SECTION_LABELS = {
     "frameworks": "référentiels",
     "competencies": "compétences",
+    "habilitations": "habilitations",
     "students": "élèves",
+    "student_habilitations": "habilitations d'élèves",
     "teachers": "enseignants",
     "badges": "badges",
     "stations": "postes",
@@ -89,6 +94,9 @@ class _Upsert:
         self.errors: list[str] = []
         self.site_id = 0
         self.filename = ""
+        # The import event and its time: what an authorisation's rows are stamped with.
+        self.event_id: int | None = None
+        self.now: datetime | None = None
 
     def sync(
         self, section: str, obj: Base, created: bool, also_changed: bool = False, **values: Any
@@ -126,11 +134,12 @@ class _Upsert:
             for fw_code, framework in frameworks.items()
             for comp in framework.competencies
         }
-        self.students(frameworks)
+        habilitations = self.habilitations()
+        self.students(frameworks, habilitations)
         self.teachers()
-        self.stations()
+        self.stations(habilitations)
         wps = self.wps()
-        types = self.operation_types(competencies)
+        types = self.operation_types(competencies, habilitations)
         customers = self.customers()
         self.work_orders(customers, types, wps)
         return site
@@ -158,6 +167,93 @@ class _Upsert:
             result[fspec.id] = framework
         return result
 
+    def habilitations(self) -> dict[str, Habilitation]:
+        result = {}
+        for hspec in self.spec.habilitations:
+            habilitation, created = self.get_or_new(
+                Habilitation, site_id=self.site_id, code=hspec.id
+            )
+            self.sync(
+                "habilitations",
+                habilitation,
+                created,
+                name=hspec.name,
+                derogation_until=hspec.derogation_until,
+            )
+            result[hspec.id] = habilitation
+        self.session.flush()
+        return result
+
+    def requirements(
+        self, obj: Station | OperationType, created: bool, wanted: list[Habilitation]
+    ) -> bool:
+        """Set what a station or an operation type requires; tell whether it changed."""
+        current = [] if created else sorted(h.id for h in obj.requires)
+        if current == sorted(h.id for h in wanted):
+            return False
+        obj.requires = wanted
+        return True
+
+    def _held(
+        self, student: Student, held: list[HeldSpec], habilitations: dict[str, Habilitation]
+    ) -> None:
+        """Bring a student's authorisations to the file's; end the others, never delete."""
+        current = {
+            row.habilitation_id: row
+            for row in self.session.execute(
+                select(StudentHabilitation).where(
+                    StudentHabilitation.student_id == student.id,
+                    StudentHabilitation.ended_at.is_(None),
+                )
+            ).scalars()
+        }
+        wanted: list[tuple[StudentHabilitation | None, HeldSpec, int]] = []
+        for hspec in held:
+            habilitation_id = habilitations[hspec.id].id
+            wanted.append((current.pop(habilitation_id, None), hspec, habilitation_id))
+        for dropped in current.values():
+            self._end(dropped)
+            self.summary.removed["student_habilitations"] += 1
+        fresh: list[tuple[HeldSpec, int]] = []
+        for row, hspec, habilitation_id in wanted:
+            values = {
+                "until": hspec.until,
+                "medical_until": hspec.medical_until,
+                "trained_on": hspec.trained_on,
+                "trainer": hspec.trainer,
+            }
+            if row is None:
+                self.summary.created["student_habilitations"] += 1
+            elif any(getattr(row, key) != value for key, value in values.items()):
+                # A new row for the new terms: the old one says what held until now.
+                self._end(row)
+                self.summary.updated["student_habilitations"] += 1
+            else:
+                self.summary.unchanged["student_habilitations"] += 1
+                continue
+            fresh.append((hspec, habilitation_id))
+        # The ended rows first: one authorisation in force per habilitation (unique index).
+        self.session.flush()
+        for hspec, habilitation_id in fresh:
+            self.session.add(
+                StudentHabilitation(
+                    site_id=self.site_id,
+                    student_id=student.id,
+                    habilitation_id=habilitation_id,
+                    until=hspec.until,
+                    medical_until=hspec.medical_until,
+                    trained_on=hspec.trained_on,
+                    trainer=hspec.trainer,
+                    recorded_at=self.now,
+                    event_id=self.event_id,
+                )
+            )
+        self.session.flush()
+
+    def _end(self, row: StudentHabilitation) -> None:
+        row.ended_at = self.now
+        row.ended_event_id = self.event_id
+
     def _badges(self, codes: list[str], student_id: int | None, user_id: int | None) -> None:
         holder = Badge.student_id if student_id is not None else Badge.user_id
         holder_id = student_id if student_id is not None else user_id
@@ -173,7 +269,9 @@ class _Upsert:
             self.sync("badges", badge, created, student_id=student_id, user_id=user_id)
         self.session.flush()
 
-    def students(self, frameworks: dict[str, Framework]) -> None:
+    def students(
+        self, frameworks: dict[str, Framework], habilitations: dict[str, Habilitation]
+    ) -> None:
         for sspec in self.spec.students:
             student, created = self.get_or_new(Student, site_id=self.site_id, code=sspec.id)
             self.sync(
@@ -186,6 +284,7 @@ class _Upsert:
             )
             self.session.flush()
             self._badges(sspec.badges, student.id, None)
+            self._held(student, sspec.habilitations, habilitations)
 
     def teachers(self) -> None:
         for tspec in self.spec.teachers:
@@ -209,7 +308,7 @@ class _Upsert:
             self.session.flush()
             self._badges(tspec.badges, None, user.id)
 
-    def stations(self) -> None:
+    def stations(self, habilitations: dict[str, Habilitation]) -> None:
         existing = {
             s.code: s
             for s in self.session.execute(
@@ -228,10 +327,14 @@ class _Upsert:
             if station is None:
                 station = Station(site_id=self.site_id, code=sspec.code)
                 self.session.add(station)
+            requires_changed = self.requirements(
+                station, created, [habilitations[hid] for hid in sspec.requires]
+            )
             self.sync(
                 "stations",
                 station,
                 created,
+                also_changed=requires_changed,
                 name=sspec.name,
                 kind=sspec.kind,
                 mqtt_device=sspec.mqtt_device,
@@ -260,7 +363,9 @@ class _Upsert:
         self.session.flush()
         return result
 
-    def operation_types(self, competencies: dict[str, Competency]) -> dict[str, OperationType]:
+    def operation_types(
+        self, competencies: dict[str, Competency], habilitations: dict[str, Habilitation]
+    ) -> dict[str, OperationType]:
         result = {}
         for ospec in self.spec.operation_types:
             op_type, created = self.get_or_new(OperationType, site_id=self.site_id, code=ospec.id)
@@ -269,11 +374,14 @@ class _Upsert:
             mapping_changed = current_ids != sorted(c.id for c in wanted)
             if mapping_changed:
                 op_type.competencies = wanted
+            requires_changed = self.requirements(
+                op_type, created, [habilitations[hid] for hid in ospec.requires]
+            )
             self.sync(
                 "operation_types",
                 op_type,
                 created,
-                also_changed=mapping_changed,
+                also_changed=mapping_changed or requires_changed,
                 name=ospec.name,
                 process=ospec.process,
                 station_kind=ospec.station_kind,
@@ -361,6 +469,8 @@ def import_school(scope: Scope, event: ImportSchool) -> Done:
     summary = ImportSummary(event.filename)
     upsert = _Upsert(scope.session, event.spec, summary)
     upsert.filename = event.filename
+    upsert.event_id = scope.event_id
+    upsert.now = scope.now
     site = upsert.run()
     scope.session.flush()
     if upsert.errors:

@@ -25,6 +25,28 @@ class FrameworkSpec:
 
 
 @dataclass(frozen=True)
+class HabilitationSpec:
+    """A kind of habilitation as the file gives it (``habilitations:``)."""
+
+    path: Path
+    id: str
+    name: str
+    derogation_until: date | None = None
+
+
+@dataclass(frozen=True)
+class HeldSpec:
+    """A student's habilitation as the file gives it: which one, until when, on what grounds."""
+
+    path: Path
+    id: str
+    until: date
+    medical_until: date | None = None
+    trained_on: date | None = None
+    trainer: str | None = None
+
+
+@dataclass(frozen=True)
 class StudentSpec:
     """A student as the file gives it."""
 
@@ -34,6 +56,7 @@ class StudentSpec:
     framework: str
     badges: list[str]
     left_on: date | None = None
+    habilitations: list[HeldSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,7 @@ class StationSpec:
     name: str
     kind: str
     mqtt_device: str | None
+    requires: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,7 @@ class OperationTypeSpec:
     process: str | None
     station_kind: str | None
     competencies: list[str]
+    requires: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -124,6 +149,7 @@ class SchoolSpec:
     site: str
     site_name: str | None = None
     frameworks: list[FrameworkSpec] = field(default_factory=list)
+    habilitations: list[HabilitationSpec] = field(default_factory=list)
     students: list[StudentSpec] = field(default_factory=list)
     teachers: list[TeacherSpec] = field(default_factory=list)
     stations: list[StationSpec] = field(default_factory=list)

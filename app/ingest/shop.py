@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, select, true, union_all, update
 
 from app.ingest.core import Scope, insert_for
 from app.models import (
     KIOSK,
     WELDING,
     DeviceStatus,
+    Habilitation,
     LabelBatch,
     Operation,
     OperationRun,
@@ -39,9 +40,13 @@ from app.models import (
     Station,
     StationContext,
     Student,
+    StudentHabilitation,
     WorkOrder,
     batch_holds,
     current_context_id,
+    lapsed_on,
+    operation_type_requirements,
+    station_requirements,
     table_of,
 )
 from app.read.stations import describe
@@ -64,6 +69,10 @@ WORK_ORDERS = table_of(WorkOrder)
 DEVICES = table_of(DeviceStatus)
 SERIALS = table_of(PieceSerial)
 BATCHES = table_of(LabelBatch)
+HABILITATIONS = table_of(Habilitation)
+HELD = table_of(StudentHabilitation)
+STATION_REQUIRES = station_requirements
+TYPE_REQUIRES = operation_type_requirements
 
 # The columns of a station's context that a new context row carries over.
 CONTEXT_FIELDS = (
@@ -86,6 +95,17 @@ _SELECTED_TYPE = TYPES.alias("selected_type")
 _SELECTED_OPERATION_ORDER = WORK_ORDERS.alias("selected_operation_order")
 _SELECTED_PIECE = PIECES.alias("selected_piece")
 _ACTING_FOR = STATIONS.alias("acting_for")
+
+
+def _guarded(table: Any, column: Any, key: Any) -> Any:
+    """Tell, as a column, whether a station or an operation type requires a habilitation.
+
+    Read with the row the event reads anyway, so that a run where nothing is required (most
+    of them) costs no statement for the habilitations.
+    """
+    return exists().where(table.c[column] == key)
+
+
 _STATION_COLUMNS = (
     STATIONS.c.id,
     STATIONS.c.code,
@@ -120,6 +140,9 @@ _STATION_COLUMNS = (
     _ACTING_FOR.c.code.label("acting_for_code"),
     DEVICES.c.state.label("device_state"),
     DEVICES.c.arc_on.label("device_arc_on"),
+    _guarded(STATION_REQUIRES, "station_id", STATIONS.c.id).label("guarded"),
+    _RUN_TYPE.c.id.label("run_type_id"),
+    _guarded(TYPE_REQUIRES, "operation_type_id", _RUN_TYPE.c.id).label("run_type_guarded"),
 )
 # The station with everything its answer names (its status, app.read.stations' rule), so
 # that the answer to a scan is described from what the event holds, with no read after it.
@@ -198,6 +221,7 @@ _OPERATION_COLUMNS = (
     TYPES.c.process,
     TYPES.c.station_kind,
     WORK_ORDERS.c.number.label("work_order"),
+    _guarded(TYPE_REQUIRES, "operation_type_id", TYPES.c.id).label("guarded"),
 )
 _OPERATION_BY_ID = (
     select(*_OPERATION_COLUMNS)
@@ -226,6 +250,7 @@ _STEP_OF_ORDER = (
         TYPES.c.process,
         TYPES.c.station_kind,
         WORK_ORDERS.c.number.label("work_order"),
+        _guarded(TYPE_REQUIRES, "operation_type_id", TYPES.c.id).label("guarded"),
     )
     .select_from(
         WORK_ORDERS.outerjoin(
@@ -239,6 +264,41 @@ _STEP_OF_ORDER = (
     .where(
         WORK_ORDERS.c.site_id == bindparam("site_id"), WORK_ORDERS.c.number == bindparam("number")
     )
+)
+# What a station and an operation type require, and what each student holds of it now
+# (NULL: never held, or no longer): one statement for a whole team.
+_REQUIRED = union_all(
+    select(STATION_REQUIRES.c.habilitation_id).where(
+        STATION_REQUIRES.c.station_id == bindparam("station_id")
+    ),
+    select(TYPE_REQUIRES.c.habilitation_id).where(
+        TYPE_REQUIRES.c.operation_type_id == bindparam("type_id")
+    ),
+).subquery("required")
+_HOLDINGS = (
+    select(
+        HABILITATIONS.c.id,
+        HABILITATIONS.c.code,
+        HABILITATIONS.c.name,
+        HABILITATIONS.c.derogation_until,
+        STUDENTS.c.id.label("student_id"),
+        STUDENTS.c.name.label("student_name"),
+        HELD.c.until,
+        HELD.c.medical_until,
+    )
+    .select_from(
+        _REQUIRED.join(HABILITATIONS, HABILITATIONS.c.id == _REQUIRED.c.habilitation_id)
+        .join(STUDENTS, true())
+        .outerjoin(
+            HELD,
+            and_(
+                HELD.c.student_id == STUDENTS.c.id,
+                HELD.c.habilitation_id == HABILITATIONS.c.id,
+                HELD.c.ended_at.is_(None),
+            ),
+        )
+    )
+    .where(STUDENTS.c.id.in_(bindparam("student_ids", expanding=True)))
 )
 _PIECE_COLUMNS = (
     PIECES.c.id,
@@ -408,6 +468,16 @@ class Present(NamedTuple):
     student_id: int
     code: str
     name: str
+
+
+class Unhabilitated(NamedTuple):
+    """A student without a valid habilitation a run needs (``lapsed``: since when, if held)."""
+
+    student_id: int
+    student_name: str
+    habilitation: str
+    habilitation_code: str
+    lapsed: date | None
 
 
 @dataclass
@@ -738,6 +808,50 @@ class Shop:
             )
         students = [{"id": p.code, "name": p.name} for p in self.present(station)]
         return describe(SimpleNamespace(**values), students, detail=False)
+
+    # -- habilitations ---------------------------------------------------------------------
+
+    def run_guard(self, station: StationAt, run: OperationRun) -> tuple[int | None, bool]:
+        """Return a run's operation type and whether that type requires a habilitation."""
+        row = station.row
+        if run.id == row.active_run_id and row.run_type_id is not None:
+            return int(row.run_type_id), bool(row.run_type_guarded)
+        operation = self.operation(run.operation_id)
+        return int(operation.type_id), bool(operation.guarded)
+
+    def unhabilitated(
+        self,
+        station: StationAt,
+        type_id: int | None,
+        type_guarded: bool,
+        student_ids: list[int],
+        day: date,
+    ) -> list[Unhabilitated]:
+        """Return who lacks a habilitation the station or the type requires on a day.
+
+        No statement when neither requires any (read with their rows); otherwise one, for
+        the whole team. Students come in the order given, habilitations by code.
+        """
+        if not student_ids or not (station.row.guarded or type_guarded):
+            return []
+        rows = self.scope.conn.execute(
+            _HOLDINGS,
+            {"station_id": station.id, "type_id": type_id, "student_ids": list(student_ids)},
+        ).all()
+        order = {student_id: index for index, student_id in enumerate(student_ids)}
+        missing: dict[tuple[int, int], Unhabilitated] = {}
+        for row in sorted(rows, key=lambda r: (r.code, order[r.student_id])):
+            if row.until is not None:
+                lapsed = lapsed_on(row.until, row.medical_until, row.derogation_until, day)
+                if lapsed is None:
+                    continue
+            else:
+                lapsed = None
+            missing.setdefault(
+                (row.id, row.student_id),
+                Unhabilitated(row.student_id, row.student_name, row.name, row.code, lapsed),
+            )
+        return list(missing.values())
 
     # -- presences -------------------------------------------------------------------------
 

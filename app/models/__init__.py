@@ -18,6 +18,14 @@ from app.models.events import (
     Evidence,
     PieceReview,
 )
+from app.models.habilitations import (
+    Habilitation,
+    StudentHabilitation,
+    holds_on,
+    lapsed_on,
+    operation_type_requirements,
+    station_requirements,
+)
 from app.models.people import ROLES, Badge, StaffUser, Student, first_name
 from app.models.production import (
     KIOSK,
@@ -86,6 +94,7 @@ __all__ = [
     "Event",
     "Evidence",
     "Framework",
+    "Habilitation",
     "KioskEnrolment",
     "LabelBatch",
     "MqttOutbox",
@@ -104,6 +113,7 @@ __all__ = [
     "Station",
     "StationContext",
     "Student",
+    "StudentHabilitation",
     "UtcDateTime",
     "Weld",
     "WeldSamples",
@@ -113,11 +123,15 @@ __all__ = [
     "batch_holds",
     "current_context_id",
     "first_name",
+    "holds_on",
     "iso",
+    "lapsed_on",
     "operation_code",
     "operation_type_competencies",
+    "operation_type_requirements",
     "parse_timestamp",
     "safe_text",
+    "station_requirements",
     "table_of",
     "utcnow",
 ]

@@ -35,6 +35,7 @@ from app.models.types import UtcDateTime, stamp_index, table_of, utcnow
 
 if TYPE_CHECKING:
     from app.models.curriculum import Competency
+    from app.models.habilitations import Habilitation
     from app.models.people import Student
 
 STATION_KINDS = (
@@ -76,6 +77,11 @@ class Station(Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
     mqtt_device: Mapped[str | None] = mapped_column(String(40))
+
+    # The habilitations a student needs to start or join a run here.
+    requires: Mapped[list[Habilitation]] = relationship(
+        secondary="station_requirements", order_by="Habilitation.code"
+    )
 
 
 class StationContext(Base):
@@ -143,6 +149,10 @@ class OperationType(Base):
 
     competencies: Mapped[list[Competency]] = relationship(
         secondary=operation_type_competencies, order_by="Competency.id"
+    )
+    # The habilitations a student needs to start or join a run of this type.
+    requires: Mapped[list[Habilitation]] = relationship(
+        secondary="operation_type_requirements", order_by="Habilitation.code"
     )
 
 

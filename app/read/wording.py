@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 # ISO 4063 process numbers, with the name the workshop uses for them.
@@ -168,3 +168,9 @@ def local_date(moment: datetime, zone: tzinfo) -> str:
     """Write the workshop's local date in French (« jeudi 26 novembre »), locale-free."""
     local = moment.astimezone(zone)
     return f"{FRENCH_DAYS[local.weekday()]} {local.day} {FRENCH_MONTHS[local.month - 1]}"
+
+
+def french_day(day: date) -> str:
+    """Write a calendar day in French words (« 30 juin 2026 », « 1er juillet 2026 »)."""
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{number} {FRENCH_MONTHS[day.month - 1]} {day.year}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,12 @@ class Student:
     id: str
     name: str
     badges: tuple[str, ...]
+    # The habilitations the student holds today (those whose dates have not passed).
+    habilitations: frozenset[str] = frozenset()
+
+    def may_work(self, station: Station, operation: OperationType) -> bool:
+        """Tell whether the student holds what the station and the operation require."""
+        return set(station.requires) | set(operation.requires) <= self.habilitations
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class Station:
     name: str
     kind: str
     mqtt_device: str | None = None
+    # The habilitations a student needs to work here (CONTRACT section 2, `requires`).
+    requires: tuple[str, ...] = ()
 
     @property
     def process_hint(self) -> str | None:
@@ -70,6 +79,7 @@ class OperationType:
     name: str
     process: str | None
     station_kind: str | None
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,17 @@ def load_school(path: Path) -> School:
     return parse_school(data, source=str(path))
 
 
+def _held_today(held: Any) -> frozenset[str]:
+    """Return the ids of a student's habilitations whose dates are not past today."""
+    today = date.today()
+    result = set()
+    for entry in held or ():
+        limits = [entry.get("until"), entry.get("medical_until")]
+        if all(limit is None or date.fromisoformat(str(limit)) >= today for limit in limits):
+            result.add(str(entry["id"]))
+    return frozenset(result)
+
+
 def parse_school(data: Any, *, source: str = "<school>") -> School:
     """Build a School from the decoded YAML document."""
     if not isinstance(data, dict):
@@ -182,6 +203,7 @@ def parse_school(data: Any, *, source: str = "<school>") -> School:
                 id=str(s["id"]),
                 name=str(s.get("name", s["id"])),
                 badges=tuple(str(b) for b in s.get("badges") or ()),
+                habilitations=_held_today(s.get("habilitations")),
             )
             for s in data.get("students") or ()
         )
@@ -191,6 +213,7 @@ def parse_school(data: Any, *, source: str = "<school>") -> School:
                 name=str(s.get("name", s["code"])),
                 kind=str(s["kind"]),
                 mqtt_device=str(s["mqtt_device"]) if s.get("mqtt_device") else None,
+                requires=tuple(str(h) for h in s.get("requires") or ()),
             )
             for s in data.get("stations") or ()
         )
@@ -211,6 +234,7 @@ def parse_school(data: Any, *, source: str = "<school>") -> School:
                 name=str(t.get("name", t["id"])),
                 process=str(t["process"]) if t.get("process") is not None else None,
                 station_kind=str(t["station_kind"]) if t.get("station_kind") else None,
+                requires=tuple(str(h) for h in t.get("requires") or ()),
             )
             for t in data.get("operation_types") or ()
         }

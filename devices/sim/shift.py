@@ -328,6 +328,8 @@ def _next_task(
             continue
         step = piece.work_order.steps[piece.next_step]
         for station in _stations_for(school, step):
+            if not state.student.may_work(station, step.type):
+                continue
             here = state.station is not None and state.station.code == station.code
             station_ready_s = state.free_at_s if here else station_free_at[station.code]
             walk_s = 0.0 if here else settings.walk_s[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,17 @@ from app.boundary import cli_origin, submit
 from app.data.school import dump_school, export_school, read_school_file
 from app.data.yamlfile import SchoolFileError
 from app.extensions import db
-from app.models import Badge, Operation, Site, Station, Student, WorkOrder
+from app.models import (
+    Badge,
+    Habilitation,
+    Operation,
+    OperationType,
+    Site,
+    Station,
+    Student,
+    StudentHabilitation,
+    WorkOrder,
+)
 from tests.factories import DEMO_SCHOOL, MINIMAL_SCHOOL, Scanner, make_token, site_id
 
 MINIMAL = yaml.safe_load(MINIMAL_SCHOOL.read_text(encoding="utf-8"))
@@ -172,6 +183,25 @@ def test_a_step_already_done_cannot_be_removed(app: Flask, client: Any) -> None:
     assert steps == 5
 
 
+def with_habilitations(data: dict[str, Any]) -> dict[str, Any]:
+    """Add habilitations to a school: the press brake and bending need one, Lucas holds it."""
+    data["habilitations"] = [
+        {"id": "PLIEUSE", "name": "Presse plieuse", "derogation_until": "2028-09-01"}
+    ]
+    data["stations"][3]["requires"] = ["PLIEUSE"]  # ST-PLIEUSE
+    data["operation_types"][1]["requires"] = ["PLIEUSE"]  # PLIAGE
+    data["students"][0]["habilitations"] = [
+        {
+            "id": "PLIEUSE",
+            "until": "2027-06-30",
+            "medical_until": "2027-03-31",
+            "trained_on": "2026-09-15",
+            "trainer": "M. Perrin",
+        }
+    ]
+    return data
+
+
 def error_for(mutate: Any) -> list[str]:
     data = copy.deepcopy(MINIMAL)
     mutate(data)
@@ -240,6 +270,50 @@ def error_for(mutate: Any) -> list[str]:
         (
             lambda d: d["students"][0]["badges"].append("b-12"),
             "students[0].badges[2] : « b-12 » n'est pas un badge valide",
+        ),
+        (
+            lambda d: d["stations"][3].update(requires=["PLIEUSE"]),
+            "stations[3].requires[0] : habilitation « PLIEUSE » inconnue",
+        ),
+        (
+            lambda d: with_habilitations(d)["operation_types"][1].update(requires=["LASER"]),
+            "operation_types[1].requires[0] : habilitation « LASER » inconnue",
+        ),
+        (
+            lambda d: with_habilitations(d)["students"][1].update(
+                habilitations=[{"id": "LASER", "until": "2027-06-30"}]
+            ),
+            "students[1].habilitations[0].id : habilitation « LASER » inconnue",
+        ),
+        (
+            lambda d: with_habilitations(d)["habilitations"].append(
+                {"id": "PLIEUSE", "name": "Autre"}
+            ),
+            "habilitations[1].id : habilitation « PLIEUSE » en double",
+        ),
+        (
+            lambda d: with_habilitations(d)["students"][0]["habilitations"].append(
+                {"id": "PLIEUSE", "until": "2028-06-30"}
+            ),
+            "students[0].habilitations[1].id : habilitation « PLIEUSE » en double",
+        ),
+        (
+            lambda d: with_habilitations(d)["students"][0]["habilitations"][0].update(valid=True),
+            "students[0].habilitations[0].valid : clé inconnue « valid »",
+        ),
+        (
+            lambda d: with_habilitations(d)["students"][0]["habilitations"][0].pop("until"),
+            "students[0].habilitations[0] : champ obligatoire « until » manquant",
+        ),
+        (
+            lambda d: with_habilitations(d)["students"][0]["habilitations"][0].update(
+                medical_until="2027-02-30"
+            ),
+            "students[0].habilitations[0].medical_until : « 2027-02-30 » n'est pas une date",
+        ),
+        (
+            lambda d: with_habilitations(d)["habilitations"][0].update(code="X"),
+            "habilitations[0].code : clé inconnue « code »",
         ),
         (lambda d: d.pop("site"), "champ obligatoire « site » manquant"),
         (lambda d: d.update(students={"id": "x"}), "students : une liste est attendue"),
@@ -411,3 +485,66 @@ def test_a_student_can_say_when_their_schooling_ends_and_an_order_its_drawing(
     exported = yaml.safe_load(snapshot())
     assert str(exported["students"][0]["left_on"]) == "2027-06-30"
     assert exported["work_orders"][0]["drawing"] == "PLAN-SUP-12 ind. B"
+
+
+def test_habilitations_are_imported_and_exported_back(app: Flask) -> None:
+    first = run_import(with_habilitations(copy.deepcopy(MINIMAL)))
+    assert first.created["habilitations"] == 1 and first.created["student_habilitations"] == 1
+    exported = snapshot()
+    assert not run_import(exported, "export.yaml").changed
+    assert snapshot() == exported
+    data = yaml.safe_load(exported)
+    assert data["habilitations"] == [
+        {"id": "PLIEUSE", "name": "Presse plieuse", "derogation_until": date(2028, 9, 1)}
+    ]
+    stations = {s["code"]: s for s in data["stations"]}
+    assert stations["ST-PLIEUSE"]["requires"] == ["PLIEUSE"]
+    assert "requires" not in stations["ST-SOUD-01"]
+    types = {t["id"]: t for t in data["operation_types"]}
+    assert types["PLIAGE"]["requires"] == ["PLIEUSE"] and "requires" not in types["DEBIT"]
+    students = {s["id"]: s for s in data["students"]}
+    assert students["E2026-001"]["habilitations"] == [
+        {
+            "id": "PLIEUSE",
+            "until": date(2027, 6, 30),
+            "medical_until": date(2027, 3, 31),
+            "trained_on": date(2026, 9, 15),
+            "trainer": "M. Perrin",
+        }
+    ]
+    assert "habilitations" not in students["E2026-002"]
+
+
+def test_a_school_without_habilitations_exports_none(app: Flask) -> None:
+    run_import(MINIMAL)
+    data = yaml.safe_load(snapshot())
+    assert "habilitations" not in data
+    assert not any("requires" in s for s in data["stations"])
+
+
+def test_a_changed_or_dropped_habilitation_stays_on_record(app: Flask) -> None:
+    data = with_habilitations(copy.deepcopy(MINIMAL))
+    run_import(data)
+    data["students"][0]["habilitations"][0]["until"] = "2028-06-30"
+    changed = run_import(data)
+    assert changed.updated["student_habilitations"] == 1
+    data["students"][0]["habilitations"] = []
+    data["stations"][3].pop("requires")
+    dropped = run_import(data)
+    assert dropped.removed["student_habilitations"] == 1
+    assert dropped.updated["stations"] == 1
+    rows = db.session.execute(
+        select(StudentHabilitation).order_by(StudentHabilitation.id)
+    ).scalars()
+    history = [(row.until, row.ended_at is not None, row.trainer) for row in rows]
+    assert history == [
+        (date(2027, 6, 30), True, "M. Perrin"),
+        (date(2028, 6, 30), True, "M. Perrin"),
+    ]
+    press = db.session.execute(select(Station).where(Station.code == "ST-PLIEUSE")).scalar_one()
+    assert press.requires == []
+    bending = db.session.execute(
+        select(OperationType).where(OperationType.code == "PLIAGE")
+    ).scalar_one()
+    assert [h.code for h in bending.requires] == ["PLIEUSE"]
+    assert db.session.execute(select(Habilitation.name)).scalar_one() == "Presse plieuse"

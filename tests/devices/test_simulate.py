@@ -1010,6 +1010,15 @@ def test_shift_plan_on_the_demo_school_is_valid_and_welds():
     assert {w.device for w in welds} <= {"ws01", "ws02", "ws03", "ws04"}
 
 
+def test_only_habilitated_students_are_planned_at_the_demos_press_brake():
+    school = load_school(DEMO_SCHOOL)
+    held = {s.id for s in school.students if "PLIEUSE" in s.habilitations}
+    assert held and held != {s.id for s in school.students}
+    plan = plan_shift(school, ShiftSettings(seed=5, students=12))
+    at_press = {a.student_id for a in plan.actions if a.station == "ST-PLIEUSE"}
+    assert at_press and at_press <= held
+
+
 @settings(max_examples=40)
 @given(
     path=st.sampled_from([MINIMAL_SCHOOL, DEMO_SCHOOL]),
