@@ -67,11 +67,15 @@ def test_the_loop_closes_when_due_and_only_then_on_an_injected_clock() -> None:
     bell = ClosingBell.starting(paris(DAY, 17), SIX_PM, PARIS)
     rounds = iter([True, True, True, False])
 
+    def close() -> bool:
+        closes.append("day close")
+        return True
+
     ring(
         bell,
         now=lambda: next(times),
         sleep=slept.append,
-        close=lambda: closes.append("day close") is None,
+        close=close,
         running=lambda: next(rounds),
     )
 
