@@ -24,6 +24,7 @@ from app.boundary import cli_origin, day_close_origin, submit
 from app.closing import day_to_close
 from app.data.school import dump_school, export_school, read_school_file
 from app.data.yamlfile import SchoolFileError
+from app.db import DatabaseBusy
 from app.extensions import db
 from app.ingest import Outcome
 from app.ingest.events import CreateStaff, CreateToken, DayClose, RevokeToken
@@ -332,12 +333,18 @@ def day_close(site_code: str | None) -> None:
     site = resolve_site(site_code)
     zone = workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
     day, closes_at = day_to_close(utcnow(), current_app.config["ATELIER_CLOSING_TIME"], zone)
-    outcome = submit(day_close_origin(site["id"], day), DayClose(day, closes_at))
+    try:
+        outcome = submit(day_close_origin(site["id"], day), DayClose(day, closes_at))
+    except DatabaseBusy as exc:
+        raise click.ClickException(
+            "La base de données est occupée : rien n'a changé, relancez la commande."
+        ) from exc
+    if not outcome.accepted:
+        # A day whose close failed (internal_error) keeps that answer: a person looks.
+        raise _refused(outcome)
     if outcome.status == "duplicate":
         click.echo(f"Fin de journée du {day:%d/%m/%Y} déjà faite : rien n'a changé.")
         return
-    if not outcome.accepted:
-        raise _refused(outcome)
     click.echo(outcome.body["message"])
 
 

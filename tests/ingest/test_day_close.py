@@ -279,3 +279,21 @@ def test_day_close_refuses_an_unknown_site_in_french(runner: FlaskCliRunner, sch
     result = runner.invoke(args=["day", "close", "--site", "nowhere"])
     assert result.exit_code != 0
     assert "Site inconnu : nowhere" in result.output
+
+
+def test_a_close_that_failed_says_so_and_is_not_reported_as_done(
+    runner: FlaskCliRunner, scanner: Scanner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_weld(scanner, LUCAS)
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("app.ingest.day._close_station", broken)
+
+    for _attempt in range(2):
+        result = runner.invoke(args=["day", "close"])
+        assert result.exit_code == 1
+        assert "Erreur du serveur : rien n'a été pris en compte" in result.output
+        assert "déjà faite" not in result.output
+    assert present_at("ST-SOUD-01") == ["E2026-001"]
