@@ -15,6 +15,8 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -71,6 +73,19 @@ def cli_origin(site_id: int | None) -> Origin:
         actor=Actor("cli", who),
         received_at=utcnow(),
         body_sha256="",
+    )
+
+
+def day_close_origin(site_id: int, day: date) -> Origin:
+    """Return the origin of a site's day close: keyed by the date, so a day closes once.
+
+    The body's digest is the date's alone: a second close of the same day (the timer and a
+    person, or a run before and after the closing time) is a duplicate, not a conflict.
+    """
+    return replace(
+        cli_origin(site_id),
+        key=f"day-close:{day.isoformat()}",
+        body_sha256=digest({"day": day.isoformat()}),
     )
 
 

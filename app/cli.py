@@ -1,4 +1,4 @@
-"""Commands for the school's IT person: ``flask --app app data|token|user|ingest|mqtt …``.
+"""Commands for the school's IT person: ``flask --app app data|token|user|ingest|mqtt|day …``.
 
 Every command that changes something hands one input to the core (``app.boundary.submit``):
 it is recorded in the event log like a scan, and goes through the one write transaction.
@@ -20,14 +20,17 @@ from sqlalchemy import select
 
 from app.auth import hash_password, one_time_password
 from app.auth.tokens import clear_cache, hash_token, new_token
-from app.boundary import cli_origin, submit
+from app.boundary import cli_origin, day_close_origin, submit
+from app.closing import day_to_close
 from app.data.school import dump_school, export_school, read_school_file
 from app.data.yamlfile import SchoolFileError
+from app.db import DatabaseBusy
 from app.extensions import db
 from app.ingest import Outcome
-from app.ingest.events import CreateStaff, CreateToken, RevokeToken
-from app.models import ROLES, DeviceToken, Site, Station
+from app.ingest.events import CreateStaff, CreateToken, DayClose, RevokeToken
+from app.models import ROLES, DeviceToken, Site, Station, utcnow
 from app.mqtt.worker import BrokerAddress, ConfigurationError, IngestWorker
+from app.read.board import workshop_timezone
 from app.read.sites import all_sites, site_by_code
 
 data_cli = click.Group("data", help="Importer ou exporter les données de l'école (YAML).")
@@ -35,6 +38,7 @@ token_cli = click.Group("token", help="Gérer les jetons des appareils (bornes, 
 user_cli = click.Group("user", help="Gérer les comptes des enseignants et administrateurs.")
 ingest_cli = click.Group("ingest", help="Recevoir les messages des postes de soudage.")
 mqtt_cli = click.Group("mqtt", help="Configurer le courtier MQTT des postes de soudage.")
+day_cli = click.Group("day", help="La journée de l'atelier : la fin de journée.")
 
 SITE_OPTION = click.option(
     "--site",
@@ -318,11 +322,37 @@ def mqtt_acl(output: Path | None, worker_user: str, site_code: str | None) -> No
         click.echo(f"ACL écrite dans {output} ({len(devices)} poste(s)).", err=True)
 
 
+@day_cli.command(
+    "close",
+    help="Fin de journée : mettre en pause les opérations en cours et badger tout le monde "
+    "en sortie.",
+)
+@SITE_OPTION
+def day_close(site_code: str | None) -> None:
+    """Close the site's day: pause every open run and badge everyone out, once a day."""
+    site = resolve_site(site_code)
+    zone = workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
+    day, closes_at = day_to_close(utcnow(), current_app.config["ATELIER_CLOSING_TIME"], zone)
+    try:
+        outcome = submit(day_close_origin(site["id"], day), DayClose(day, closes_at))
+    except DatabaseBusy as exc:
+        raise click.ClickException(
+            "La base de données est occupée : rien n'a changé, relancez la commande."
+        ) from exc
+    if not outcome.accepted:
+        # A day whose close failed (internal_error) keeps that answer: a person looks.
+        raise _refused(outcome)
+    if outcome.status == "duplicate":
+        click.echo(f"Fin de journée du {day:%d/%m/%Y} déjà faite : rien n'a changé.")
+        return
+    click.echo(outcome.body["message"])
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the application's CLI."""
-    for group in (data_cli, token_cli, user_cli, ingest_cli, mqtt_cli):
+    for group in (data_cli, token_cli, user_cli, ingest_cli, mqtt_cli, day_cli):
         app.cli.add_command(group)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit("Utilisez : flask --app app data|token|user|ingest|mqtt …")
+    sys.exit("Utilisez : flask --app app data|token|user|ingest|mqtt|day …")

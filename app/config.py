@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 
 DEFAULT_TOPIC_ROOT = "atelier/v1"
+# When the school closes, in the workshop's local time: `flask --app app day close` pauses
+# what still runs then (deploy/systemd/atelier-day-close.timer, and `make demo`).
+DEFAULT_CLOSING_TIME = time(18, 0)
+_HH_MM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 # Where ``make demo`` keeps the secret key it generated (mode 0600), in the instance folder:
 # read when ATELIER_SECRET_KEY is not set, so the README's commands work after the demo.
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
@@ -15,6 +21,20 @@ SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 
 class ConfigError(RuntimeError):
     """The environment does not describe a usable configuration."""
+
+
+def parse_closing_time(text: str | None, name: str = "ATELIER_CLOSING_TIME") -> time:
+    """Read a closing time written HH:MM (workshop local time); empty means the default."""
+    value = (text or "").strip()
+    if not value:
+        return DEFAULT_CLOSING_TIME
+    matched = _HH_MM.fullmatch(value)
+    if matched is None:
+        raise ConfigError(
+            f"{name} doit être une heure au format HH:MM, à l'heure locale de l'atelier "
+            f"(par exemple 18:00) ; reçu : {value!r}."
+        )
+    return time(int(matched.group(1)), int(matched.group(2)))
 
 
 def _normalise_database_url(url: str) -> str:
@@ -52,6 +72,8 @@ class Config:
     KIOSK_IDLE_MINUTES: int = 10
     # Whether a kiosk reads its instructions aloud until someone switches it there.
     KIOSK_SPEECH: bool = False
+    # The school's closing time (local): every run still open is paused then.
+    CLOSING_TIME: time = DEFAULT_CLOSING_TIME
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -87,6 +109,7 @@ class Config:
             PUBLIC_URL=(env.get("ATELIER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
             KIOSK_IDLE_MINUTES=number("ATELIER_KIOSK_IDLE_MINUTES", 10),
             KIOSK_SPEECH=flag("ATELIER_KIOSK_SPEECH", False),
+            CLOSING_TIME=parse_closing_time(env.get("ATELIER_CLOSING_TIME")),
         )
 
     def flask_mapping(self) -> dict[str, Any]:
@@ -112,6 +135,7 @@ class Config:
             "ATELIER_PUBLIC_URL": self.PUBLIC_URL,
             "ATELIER_KIOSK_IDLE_MINUTES": self.KIOSK_IDLE_MINUTES,
             "ATELIER_KIOSK_SPEECH": self.KIOSK_SPEECH,
+            "ATELIER_CLOSING_TIME": self.CLOSING_TIME,
             "DEBUG": self.DEBUG,
             "TESTING": self.TESTING,
             "JSON_SORT_KEYS": False,

@@ -9,13 +9,14 @@ README's try-outs bound to the spare station ST-SOUD-05, a teacher with a one-ti
 password, an MQTT password per broker user), reused while they still work, and the
 broker's files (demo/broker.py).
 
-Then honcho's Manager runs four processes, each in its own process group, their output in
+Then honcho's Manager runs five processes, each in its own process group, their output in
 instance/logs/NAME.log: the broker, the web server (gunicorn, 2 workers, loopback), the
-MQTT ingest worker and the simulator, which plays one compressed workshop day after the
-other by itself (`devices.simulate shift --loop`). As with any Procfile runner, when one
-process ends, honcho stops the others: the demo then says which one and why. Ctrl-C (or
-SIGTERM) sends SIGTERM to every group and SIGKILL to what is left 5 s later. The welcome
-block is printed once the web server answers.
+MQTT ingest worker, the simulator, which plays one compressed workshop day after the
+other by itself (`devices.simulate shift --loop`), and the closing bell (demo/closing.py),
+which runs `flask --app app day close` when the real clock passes ATELIER_CLOSING_TIME.
+As with any Procfile runner, when one process ends, honcho stops the others: the demo
+then says which one and why. Ctrl-C (or SIGTERM) sends SIGTERM to every group and SIGKILL
+to what is left 5 s later. The welcome block is printed once the web server answers.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ LABELS = {
     "web": "serveur web",
     "ingest": "worker d'ingestion MQTT",
     "simulator": "simulateur",
+    "closing": "horloge de fin de journée",
 }
 SIGNAL_NAMES = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM"}
 _STOPPED = re.compile(r"^(\S+) stopped \(rc=(-?\d+)\)")
@@ -388,7 +390,7 @@ class Demo:
         )
         self.kiosk_link = _last_line(out)
         programs = [] if broker is None else [broker]
-        programs += [self._web(port), self._worker(), self._simulator()]
+        programs += [self._web(port), self._worker(), self._simulator(), self._closing()]
         return programs
 
     def _take_lock(self) -> None:
@@ -639,6 +641,12 @@ class Demo:
             )
         return Program("simulator", command, env)
 
+    def _closing(self) -> Program:
+        # Its own small process, not a thread of the web server (each worker would ring)
+        # nor the MQTT worker's job: demo/closing.py says when it rings.
+        command = [sys.executable, "-m", "demo.closing"]
+        return Program("closing", command, self._env_without_mqtt())
+
     # -- the welcome block -----------------------------------------------------------------
 
     def print_welcome(self) -> None:
@@ -665,6 +673,7 @@ class Demo:
                 f"MQTT_PORT={self.mqtt_port} MQTT_USER={TRY_DEVICE} "
                 f"MQTT_PASSWORD={station_password}"
             )
+        closing = (self.env.get("ATELIER_CLOSING_TIME") or "").strip() or "18:00"
         broker = {
             "mosquitto": f"Mosquitto sur {LOOPBACK}:{self.mqtt_port}",
             "amqtt": f"amqtt sur {LOOPBACK}:{self.mqtt_port} (sans mot de passe : essai seulement)",
@@ -694,7 +703,10 @@ class Demo:
             "│    dans un autre terminal, avant les commandes du README :",
             f"│    {exports}",
             "│",
-            f"│  Journaux              {shown(LOGS)}/ (web, broker, ingest, simulator, demo)",
+            f"│  Fin de journée        {closing} (ATELIER_CLOSING_TIME) : opérations en pause, "
+            "élèves badgés sortis",
+            f"│  Journaux              {shown(LOGS)}/ (web, broker, ingest, simulator, closing, "
+            "demo)",
             "└" + "─" * 79,
             "Les élèves badgent dans les secondes qui viennent ; les premières soudures leur "
             "sont attribuées en moins d'une minute.",

@@ -179,9 +179,10 @@ def _describe(site_id: int, station_id: int) -> dict[str, Any] | None:
     )
     if described is None:
         return None
+    closing = config.get("ATELIER_CLOSING_TIME")
     described["kiosk"].update(
         idle_badge_out_s=int(config.get("ATELIER_KIOSK_IDLE_MINUTES", 10)) * 60,
-        closing_time=config.get("ATELIER_CLOSING_TIME"),
+        closing_time=closing.strftime("%H:%M") if closing is not None else None,
         speech=bool(config.get("ATELIER_KIOSK_SPEECH")),
     )
     return described

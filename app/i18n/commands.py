@@ -113,6 +113,16 @@ ATELIER: dict[str, French] = {
         "changement des postes.",
         metavars={"output": "FICHIER", "worker_user": "COMPTE"},
     ),
+    "day": French("La journée de l'atelier : la fin de journée."),
+    "day close": French(
+        "Fin de journée : mettre en pause les opérations en cours et badger tout le monde en "
+        "sortie.\n\n"
+        "À lancer à l'heure de fermeture (ATELIER_CLOSING_TIME, 18:00 par défaut) : le "
+        "timer systemd atelier-day-close le fait chaque jour. Les chronomètres s'arrêtent à "
+        "l'heure de fermeture même si la commande part en retard ; avant cette heure, ils "
+        "s'arrêtent tout de suite (fermeture anticipée). Une seule fois par jour : relancée, "
+        "elle ne change rien.",
+    ),
     "labels": French("Imprimer les étiquettes, fiches suiveuses, badges et planches d'actions."),
     "labels render": French(
         "Écrire l'étiquette d'un code (OF, opération, pièce, poste, badge, action).\n\n"

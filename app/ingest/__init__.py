@@ -7,6 +7,7 @@ of every kind.
 """
 
 from app.ingest import (  # noqa: F401  (register handlers)
+    day,
     kiosks,
     labels,
     reviews,

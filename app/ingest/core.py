@@ -87,11 +87,17 @@ class Scope:
     # Indexed columns of the event row the handler fills in (station_id, student_id, …).
     columns: dict[str, Any] = field(default_factory=dict)
     wrote: bool = False
+    # When the input takes effect, if not when it was received: a day close run late still
+    # closes at the closing time (app.ingest.day). Set by the handler, from its input only.
+    effective_at: datetime | None = None
 
     @property
     def now(self) -> datetime:
-        """Return the time the input was received (every change it makes is stamped so)."""
-        return self.origin.received_at
+        """Return the time the input takes effect (every change it makes is stamped so).
+
+        That is when it was received, unless the handler says otherwise (``effective_at``).
+        """
+        return self.effective_at or self.origin.received_at
 
     @property
     def site_id(self) -> int:

@@ -9,7 +9,7 @@ event log keeps of the input: never a secret (a password, a token, their hashes)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from app.models.types import iso
@@ -374,3 +374,25 @@ class AllocatePieceLabels:
             "stock": self.stock,
             "year": self.year,
         }
+
+
+# -- the school's day -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayClose:
+    """The school closes: every run still open pauses, everyone is badged out.
+
+    ``day`` is the workshop's local date and ``closes_at`` the instant the close takes
+    effect, both told by the boundary (the core reads no clock zone): what it ends is
+    stamped ``closes_at``, not the time the command ran. A site's day closes once: the
+    boundary keys the input by the date (``app.boundary.day_close_origin``).
+    """
+
+    KIND: ClassVar[str] = "day.close"
+    day: date
+    closes_at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        """Return which day, closed at which instant."""
+        return {"day": self.day.isoformat(), "closes_at": iso(self.closes_at)}

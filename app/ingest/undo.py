@@ -19,6 +19,7 @@ from sqlalchemy import and_, bindparam, case, delete, exists, select, true, unio
 from sqlalchemy.exc import IntegrityError
 
 from app.ingest.core import Scope
+from app.ingest.events import DayClose
 from app.models import (
     Event,
     Evidence,
@@ -44,11 +45,15 @@ PARTICIPANTS = table_of(RunParticipant)
 EVIDENCE = table_of(Evidence)
 
 
+DAY_CLOSE_KIND = DayClose.KIND
+
+
 class UndoConflict(Exception):
     """The shop changed since the scan: undoing it would overwrite someone else's work."""
 
 
 _UNDONE = EVENTS.alias("undone")
+_DAY_CLOSE = EVENTS.alias("day_close")
 _LAST_UNDOABLE = (
     select(EVENTS.c.id, EVENTS.c.code)
     .where(
@@ -58,6 +63,17 @@ _LAST_UNDOABLE = (
         EVENTS.c.received_at >= bindparam("cutoff"),
         EVENTS.c.id != bindparam("event_id"),
         ~exists().where(_UNDONE.c.undoes_event_id == EVENTS.c.id),
+        # Not across the end of the day (app.ingest.day): undoing a badge-out made just
+        # before it would badge the student in again, or start a paused run's clock, for
+        # the night. Ids tell the order: on SQLite every write is serialised; on PostgreSQL
+        # the close waits on each station's lock, so only a scan racing it to the lock
+        # within that transaction could be numbered after it and applied before.
+        ~exists().where(
+            _DAY_CLOSE.c.site_id == EVENTS.c.site_id,
+            _DAY_CLOSE.c.id > EVENTS.c.id,
+            _DAY_CLOSE.c.kind == DAY_CLOSE_KIND,
+            _DAY_CLOSE.c.status == "accepted",
+        ),
     )
     .order_by(EVENTS.c.id.desc())
     .limit(1)
@@ -65,7 +81,10 @@ _LAST_UNDOABLE = (
 
 
 def last_undoable(scope: Scope, station_id: int, cutoff: datetime) -> Record | None:
-    """Return the last scan made at a device that changed something and is not undone."""
+    """Return the last scan made at a device that changed something and is not undone.
+
+    A scan made before the site's day was closed is not undone any more.
+    """
     return scope.conn.execute(
         _LAST_UNDOABLE,
         {"station_id": station_id, "cutoff": cutoff, "event_id": scope.event_id},
