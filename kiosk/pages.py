@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import (
@@ -15,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from werkzeug.wrappers import Response as BaseResponse
@@ -43,6 +44,7 @@ bp = Blueprint(
     template_folder="templates",
 )
 
+STATIC = Path(__file__).resolve().parent / "static"
 # Browsers keep a cookie 400 days at most; the page sets it again on every load.
 COOKIE_MAX_AGE_S = 400 * 24 * 3600
 
@@ -147,10 +149,25 @@ def enrol(code: str) -> BaseResponse:
     return response
 
 
+@functools.cache
+def service_worker_source() -> str:
+    """Return the service worker, its cache named after a digest of the static files."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(STATIC).as_posix().encode())
+            digest.update(path.read_bytes())
+    source = (STATIC / "sw.js").read_text(encoding="utf-8")
+    placeholder = 'const VERSION = "borne-dev";'
+    if placeholder not in source:
+        raise RuntimeError("kiosk/static/sw.js lost its VERSION placeholder")
+    return source.replace(placeholder, f'const VERSION = "borne-{digest.hexdigest()[:12]}";')
+
+
 @bp.get("/sw.js")
 def service_worker() -> Response:
     """Serve the kiosk's service worker at the scope it controls (``/borne``)."""
-    response = send_from_directory(bp.static_folder or "", "sw.js", max_age=0)
+    response = Response(service_worker_source(), mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/borne"
     response.headers["Cache-Control"] = "no-cache"
     return response

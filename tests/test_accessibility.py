@@ -1,7 +1,7 @@
 """Every page a person can open today, checked by axe-core in a real Chromium at its real size.
 
 The pages are served by gunicorn on the test's database, filled through the real scan API;
-axe-core (vendored in ``tests/support/vendor/axe-core``) runs the WCAG 2.1 A and AA rules
+axe-core (vendored in ``kiosk/static/vendor/axe-core``) runs the WCAG 2.1 A and AA rules
 and its best practices in the page. Any violation fails the test, with axe's own words.
 The run leaves a screenshot of each page in ``test-artifacts/a11y-*.png``.
 """
@@ -27,7 +27,7 @@ except ImportError:  # reported by the fixture: a skip, or a failure in CI
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-AXE = Path(__file__).resolve().parent / "support" / "vendor" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "kiosk" / "static" / "vendor" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 WALL = {"width": 1920, "height": 1080}  # the workshop's TV
