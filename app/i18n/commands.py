@@ -113,6 +113,21 @@ ATELIER: dict[str, French] = {
         "changement des postes.",
         metavars={"output": "FICHIER", "worker_user": "COMPTE"},
     ),
+    "kiosk": French("Gérer les bornes des élèves (activation, révocation)."),
+    "kiosk enrol": French(
+        "Créer le lien d'activation de la borne du POSTE (ST-…) et l'afficher seul sur la "
+        "dernière ligne.\n\n"
+        "Le lien commence par ATELIER_PUBLIC_URL ; il vaut 15 minutes et ne sert qu'une fois. "
+        "Ouvert dans le navigateur de la borne, il lui donne son identifiant (un cookie) et "
+        "mène à /borne.",
+        metavars={"station": "POSTE"},
+    ),
+    "kiosk list": French("Lister les bornes activées (jamais leurs identifiants)."),
+    "kiosk revoke": French(
+        "Révoquer une borne par son numéro : elle revient à l'écran d'activation.\n\n"
+        "La révocation vaut partout en 2 secondes au plus.",
+        metavars={"kiosk_id": "NUMÉRO"},
+    ),
     "day": French("La journée de l'atelier : la fin de journée."),
     "day close": French(
         "Fin de journée : mettre en pause les opérations en cours et badger tout le monde en "

@@ -1,0 +1,216 @@
+"""The kiosk in a real Chromium, served by gunicorn on the test's database.
+
+A kiosk is enrolled as a school's IT person does it: ``flask --app app kiosk enrol STATION``
+prints a link, the kiosk's browser opens it and lands on ``/borne``. Scans are typed on the
+page's keyboard at a scanner's speed (a few ms per character, then Enter), with no field
+focused; the page itself posts them. Its status region (``role=status``) is what the tests
+read, as a student does, and the database is what they count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskCliRunner
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Event, Station
+from tests.support.server import GunicornServer
+from tests.support.services import require
+
+try:
+    from playwright import sync_api
+except ImportError:  # reported by the fixture: a skip, or a failure in CI
+    sync_api = None  # type: ignore[assignment]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+AXE = ROOT / "kiosk" / "static" / "vendor" / "axe-core" / "axe.min.js"
+LANDSCAPE = {"width": 1280, "height": 800}  # the workshop's wall screen
+PORTRAIT = {"width": 800, "height": 1280}  # a cheap tablet at a station
+SCANNER_DELAY_MS = 5  # between characters: what a USB wedge scanner does
+PERSON_DELAY_MS = 160  # between keys: a person typing
+# Polls every second: a change must show within a few.
+SHOWS_WITHIN_MS = 10_000
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def enrol_path(runner: FlaskCliRunner, station: str) -> str:
+    """Run ``kiosk enrol STATION`` and return the path of the link it printed last."""
+    result = runner.invoke(args=["kiosk", "enrol", station])
+    assert result.exit_code == 0, result.output
+    link = result.stdout.strip().splitlines()[-1]
+    match = re.match(r"https?://[^/]+(/borne/inscription/\S+)$", link)
+    assert match, link
+    return match.group(1)
+
+
+def expect(target: Any) -> Any:
+    """Return Playwright's auto-waiting assertion on a locator or page."""
+    return sync_api.expect(target)
+
+
+class Kiosk:
+    """A kiosk's browser tab on the live server, and what went wrong in it."""
+
+    def __init__(self, page: Any, server: GunicornServer, station: str) -> None:
+        self.page = page
+        self.server = server
+        self.station = station
+        self.problems: list[str] = []
+        page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            self.problems.append(f"CSP: {message.text}")
+
+    @property
+    def status(self) -> Any:
+        """Return the status region (the feedback of the latest scan)."""
+        return self.page.get_by_role("status")
+
+    def wait_ready(self) -> None:
+        """Wait until the page has shown its first state."""
+        self.page.wait_for_selector("body[data-ready='1']", timeout=SHOWS_WITHIN_MS)
+
+    def scan(self, code: str, delay_ms: int = SCANNER_DELAY_MS) -> None:
+        """Type a code on the page as a wedge scanner does, then Enter."""
+        if code.isascii():
+            self.page.keyboard.type(code, delay=delay_ms)
+        else:
+            # keyboard.type inserts characters of no US key as text, without key events;
+            # a scanner on an AZERTY computer sends real keys (« é », « à »): the browser's
+            # own input events, through the DevTools protocol.
+            cdp = self.page.context.new_cdp_session(self.page)
+            for char in code:
+                for kind in ("keyDown", "keyUp"):
+                    event = {"type": kind, "key": char}
+                    if kind == "keyDown":
+                        event["text"] = char
+                    cdp.send("Input.dispatchKeyEvent", event)
+                time.sleep(delay_ms / 1000)
+            cdp.detach()
+        self.page.keyboard.press("Enter")
+
+    def says(self, text: str) -> None:
+        """Wait until the status region says exactly this."""
+        expect(self.status).to_have_text(text, timeout=SHOWS_WITHIN_MS)
+
+    def touch(self, name: str) -> None:
+        """Press a touch button by its visible words, at a person's pace."""
+        # A button ignores a second press within 800 ms (a gloved double tap).
+        self.page.wait_for_timeout(900)
+        self.page.get_by_role("button", name=name).click()
+
+    def outbox_size(self) -> int:
+        """Return how many scans wait in the page's outbox."""
+        return int(self.page.evaluate("() => window.atelierKiosk.outbox.size()"))
+
+    def reload(self) -> None:
+        """Reload the page as a student's elbow on F5 would, and wait for it."""
+        self.page.reload()
+        self.wait_ready()
+
+    def check_accessibility(self, name: str) -> None:
+        """Run axe-core on the page as it is; save a screenshot; fail on serious findings."""
+        self.page.add_script_tag(url="/borne/static/vendor/axe-core/axe.min.js")
+        result = self.page.evaluate(
+            "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})", AXE_RULES
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        size = self.page.viewport_size
+        self.page.screenshot(
+            path=str(ARTIFACTS / f"kiosk-{name}-{size['width']}x{size['height']}.png")
+        )
+        found = [
+            f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+            + "; ".join(node["target"][0] for node in violation["nodes"][:5])
+            for violation in result["violations"]
+            if violation["impact"] in {"serious", "critical"}
+        ]
+        assert found == [], f"{name}: axe-core found:\n" + "\n".join(found)
+        assert result["passes"], f"{name}: axe-core checked nothing"
+
+
+class KioskBrowser:
+    """A Chromium on the live server that enrols kiosks, each in its own context."""
+
+    def __init__(self, browser: Any, server: GunicornServer, runner: FlaskCliRunner) -> None:
+        self.browser = browser
+        self.server = server
+        self.runner = runner
+        self.kiosks: list[Kiosk] = []
+
+    def enrol(
+        self,
+        station: str = "ST-KIOSK-1",
+        viewport: dict[str, int] | None = None,
+        **context_options: Any,
+    ) -> Kiosk:
+        """Enrol a new browser context as the station's kiosk; return it on ``/borne``."""
+        context = self.browser.new_context(
+            viewport=viewport or LANDSCAPE,
+            locale="fr-FR",
+            timezone_id="Europe/Paris",
+            **context_options,
+        )
+        page = context.new_page()
+        kiosk = Kiosk(page, self.server, station)
+        response = page.goto(self.server.url + enrol_path(self.runner, station))
+        assert response is not None and response.status == 200
+        assert page.url == self.server.url + "/borne"
+        kiosk.wait_ready()
+        self.kiosks.append(kiosk)
+        return kiosk
+
+
+@pytest.fixture
+def kiosks(
+    live_server: GunicornServer, runner: FlaskCliRunner, school: None
+) -> Iterator[KioskBrowser]:
+    """Debian's Chromium, ready to enrol kiosks of the minimal school on the live server."""
+    require(
+        sync_api is not None,
+        "the playwright Python package",
+        "pip install -e '.[dev]' (browsers are not downloaded: Debian's chromium is used)",
+    )
+    require(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}", "apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = KioskBrowser(chromium, live_server, runner)
+        try:
+            yield browser
+        finally:
+            chromium.close()
+    problems = [problem for kiosk in browser.kiosks for problem in kiosk.problems]
+    assert problems == []
+
+
+def kiosk_scans(station: str = "ST-KIOSK-1") -> list[Event]:
+    """Return the scan events recorded at a station's kiosk, in the order they were applied."""
+    db.session.commit()  # see what the server committed
+    station_id = db.session.execute(select(Station.id).where(Station.code == station)).scalar()
+    return list(
+        db.session.execute(
+            select(Event)
+            .where(Event.kind == "scan", Event.station_id == station_id)
+            .order_by(Event.id)
+        ).scalars()
+    )
