@@ -214,3 +214,13 @@ def kiosk_scans(station: str = "ST-KIOSK-1") -> list[Event]:
             .order_by(Event.id)
         ).scalars()
     )
+
+
+def code_of(event: Event) -> str | None:
+    """Return the code a scan event recorded."""
+    return (event.payload or {}).get("code")
+
+
+def source_of(event: Event) -> str | None:
+    """Return what a scan came from (keyboard: the scanner; touch: a button)."""
+    return (event.payload or {}).get("source")

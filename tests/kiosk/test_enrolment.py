@@ -75,6 +75,7 @@ def test_enrolment_link_gives_an_httponly_strict_cookie_and_lands_on_the_kiosk(
     row = db.session.execute(
         select(DeviceToken).where(DeviceToken.token_sha256 == digest)
     ).scalar_one()
+    assert row.station is not None
     assert (row.kind, row.station.code, row.can_read) == ("kiosk", "ST-KIOSK-1", False)
 
 

@@ -20,8 +20,10 @@ from tests.kiosk.conftest import (
     PERSON_DELAY_MS,
     Kiosk,
     KioskBrowser,
+    code_of,
     expect,
     kiosk_scans,
+    source_of,
 )
 
 
@@ -43,7 +45,7 @@ def answered(kiosk: Kiosk, code: str, act: Callable[[], None]) -> str:
     while time.monotonic() < deadline:
         new = kiosk_scans(kiosk.station)[before:]
         if new:
-            assert [e.payload["code"] for e in new] == [code]
+            assert [code_of(e) for e in new] == [code]
             message = new[0].message
             assert message
             kiosk.says(message)
@@ -86,7 +88,7 @@ def test_a_student_does_a_piece_by_scanner_alone(kiosks: KioskBrowser, client: F
     expect(page.locator("#run-clock")).to_be_hidden()
 
     events = kiosk_scans()
-    assert [e.payload["code"] for e in events] == [
+    assert [code_of(e) for e in events] == [
         "B-0001",
         "OF-2026-0001",
         "OF-2026-0001-30",
@@ -94,7 +96,7 @@ def test_a_student_does_a_piece_by_scanner_alone(kiosks: KioskBrowser, client: F
         "A-FIN",
     ]
     assert {e.status for e in events} == {"accepted"}
-    assert {e.payload["source"] for e in events} == {"keyboard"}
+    assert {source_of(e) for e in events} == {"keyboard"}
     assert {e.actor_kind for e in events} == {"kiosk"}
     assert all(e.key.startswith("ST-KIOSK-1-") for e in events)
 
@@ -141,8 +143,8 @@ def test_touch_buttons_do_what_the_action_codes_do(kiosks: KioskBrowser) -> None
     expect(kiosk.page.locator("#run-state")).to_have_text("en cours")
     touched(kiosk, "Sortie", "A-SORTIE")
     expect(kiosk.page.locator("#instruction-text")).to_have_text("Badge-toi pour commencer.")
-    by_touch = [e for e in kiosk_scans() if e.payload["source"] == "touch"]
-    assert [e.payload["code"] for e in by_touch] == [
+    by_touch = [e for e in kiosk_scans() if source_of(e) == "touch"]
+    assert [code_of(e) for e in by_touch] == [
         "A-PAUSE",
         "A-PAUSE",
         "A-FIN",
