@@ -141,7 +141,10 @@ def run(backend: str, scans: int, outbox: int, load_s: int) -> dict[str, Any]:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
             )
-            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            # The page's CSP forbids string evaluation, which wait_for_function needs; the
+            # bypass changes nothing the page itself does.
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+            page = context.new_page()
             page.goto(link.strip().splitlines()[-1])
             page.wait_for_selector("body[data-ready='1']")
             page.evaluate(PROBE)

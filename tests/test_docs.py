@@ -11,13 +11,13 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parents[1]
 # Repository paths as the docs write them: `docs/contract.md`, `deploy/mosquitto/atelier.conf`…
 PATH = re.compile(
-    r"(?<![\w/.-])((?:app|bench|demo|deploy|devices|docs|labels|tests|\.ci)/[\w./@-]*[\w])"
+    r"(?<![\w/.-])((?:app|bench|demo|deploy|devices|docs|kiosk|labels|tests|\.ci)/[\w./@-]*[\w])"
 )
 
 
 def _sources() -> list[Path]:
     files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    for folder in ("app", "bench", "demo", "deploy", "devices", "labels", "tests"):
+    for folder in ("app", "bench", "demo", "deploy", "devices", "kiosk", "labels", "tests"):
         files += [
             path
             for path in sorted((ROOT / folder).rglob("*"))
