@@ -45,23 +45,29 @@ from app.read.portfolio import student_portfolio
 from app.read.stations import station_statuses
 from app.read.wording import LEVEL_WORDS, verdict_label
 
-# What each operation type looks like on the kiosk: a pictogram by the words in its name.
+# What each operation type looks like on the kiosk: the pictogram (a symbol of the kiosk's
+# sprite) by the words of its name; a type with a welding process is welding.
 PICTOGRAMS = (
-    ("soud", "soudage"),
+    ("soud", "welding"),
     ("débit", "debit"),
     ("debit", "debit"),
     ("sci", "debit"),
     ("coupe", "debit"),
-    ("pli", "pliage"),
-    ("roul", "pliage"),
-    ("cintr", "pliage"),
-    ("assembl", "assemblage"),
-    ("point", "assemblage"),
-    ("meul", "meulage"),
-    ("ébavur", "meulage"),
-    ("perç", "percage"),
-    ("contr", "controle"),
-    ("peint", "peinture"),
+    ("découp", "debit"),
+    ("plasma", "debit"),
+    ("pli", "bending"),
+    ("roul", "bending"),
+    ("cintr", "bending"),
+    ("conform", "bending"),
+    ("assembl", "assembly"),
+    ("point", "assembly"),
+    ("montage", "assembly"),
+    ("meul", "grinding"),
+    ("ébavur", "grinding"),
+    ("finition", "grinding"),
+    ("contr", "control"),
+    ("vérif", "control"),
+    ("mesur", "control"),
 )
 
 NEXT_BADGE = "Badge-toi pour commencer."
@@ -76,9 +82,9 @@ NEXT_HELP = "Ton maître pro est prévenu. Arrête la machine et attends en séc
 def pictogram(type_code: str, name: str, process: str | None) -> str:
     """Choose the pictogram of an operation type (welding when it has a process)."""
     if process:
-        return "soudage"
+        return "welding"
     words = f"{type_code} {name}".casefold()
-    return next((picture for stem, picture in PICTOGRAMS if stem in words), "operation")
+    return next((picture for stem, picture in PICTOGRAMS if stem in words), "generic")
 
 
 def next_step(status: dict[str, Any]) -> dict[str, str]:

@@ -156,28 +156,14 @@ function plural(n, one, many) {
 
 const NEXT_ICONS = {
   badge: "badge", work_order: "workorder", operation: "operation", piece: "piece",
-  finish: "flag", wait: "clock",
+  finish: "flag", paused: "pause", help: "help", wait: "clock",
 };
 
-const STEP_ICONS = [
-  [/debit|sci|coupe|decoup|plasma|cut|saw/, "debit"],
-  [/pli|cintr|roul|conform|bend/, "bending"],
-  [/soud|weld|mag|tig|mig|brasa/, "welding"],
-  [/assembl|montage|point|visse|rivet|assembly/, "assembly"],
-  [/meul|ebav|poli|grind|finition|brossa/, "grinding"],
-  [/contr|verif|mesur|control|inspect/, "control"],
-];
+// The server chooses each step's pictogram (app/read/kiosk.py), by the sprite's names.
+const STEP_ICONS = new Set(["debit", "bending", "welding", "assembly", "grinding", "control"]);
 
 export function stepIcon(step) {
-  const text = [step.pictogram, step.type, step.name]
-    .filter(Boolean).join(" ").toLowerCase()
-    .normalize("NFD").replace(/[\u0300-\u036f]/g, "");
-  for (const [pattern, name] of STEP_ICONS) {
-    if (pattern.test(text)) {
-      return name;
-    }
-  }
-  return "generic";
+  return STEP_ICONS.has(step.pictogram) ? step.pictogram : "generic";
 }
 
 // ---- Status region: the feedback of the latest scan -------------------------------------
