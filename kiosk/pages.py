@@ -213,8 +213,12 @@ def student(student_code: str) -> Response:
         return _unknown_kiosk()
     described = _describe(kiosk.site_id, kiosk.station_id)
     session = db.session()
-    if described is None or not present_at(
-        session, kiosk.site_id, described["station"]["code"], student_code
+    # A code no student has (and no database takes: NUL, control characters) is not here.
+    well_formed = len(student_code) <= 40 and student_code.isprintable()
+    if (
+        described is None
+        or not well_formed
+        or not present_at(session, kiosk.site_id, described["station"]["code"], student_code)
     ):
         response = jsonify(
             {

@@ -273,3 +273,17 @@ def test_the_bornes_page_enrols_with_a_qr_code_for_administrators_only(
     assert gone.status_code == 302
     clear_cache()
     assert kiosk.get("/borne/etat").status_code == 401
+
+
+def test_hostile_student_codes_get_a_french_refusal_not_an_error(
+    client: FlaskClient, runner: FlaskCliRunner, school: None
+) -> None:
+    enrolled(client, runner)
+    scan(client, "B-0001")
+    for code in ("%00", "E2026-001%00", "x" * 300, "%ED%A0%80", "%C3%A9%0A"):
+        response = client.get(f"/borne/eleves/{code}")
+        assert response.status_code == 403, code
+        assert response.get_json()["error"]["code"] == "not_here"
+    for code in ("%00", "%ED%A0%80", "a" * 500):
+        response = client.get(f"/borne/inscription/{code}")
+        assert response.status_code == 404, code
