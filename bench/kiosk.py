@@ -19,6 +19,7 @@ drained in under 10 s.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,8 +55,9 @@ SCANNER_DELAY_MS = 4  # between characters, as a USB wedge scanner types
 PROBE = """
 () => {
   const status = document.getElementById('status');
-  window.__bench = {enter: [], changes: []};
+  window.__bench = {enter: [], changes: [], keys: []};
   document.addEventListener('keydown', (event) => {
+    window.__bench.keys.push(event.timeStamp);
     if (event.key === 'Enter') window.__bench.enter.push(performance.now());
   }, true);
   new MutationObserver(() => {
@@ -73,25 +76,36 @@ def kiosk_school() -> str:
     return text
 
 
-def scan_latencies(page: Any, count: int) -> list[float]:
-    """Scan the badge in and out ``count`` times; return each Enter-to-message time (ms)."""
-    latencies = []
-    for _ in range(count):
-        seen = page.evaluate("() => window.__bench.changes.length")
+def scan_latencies(page: Any, count: int, missed: list[list[float]]) -> list[float]:
+    """Scan the badge in and out ``count`` times; return each Enter-to-message time (ms).
+
+    A scan the page did not take as one (its keys too far apart: on one loaded machine the
+    browser's input can stall) gets no answer; it is counted in ``missed`` with the gaps
+    between its keys, and typed again.
+    """
+    latencies: list[float] = []
+    while len(latencies) < count:
+        seen, keys = page.evaluate(
+            "() => [window.__bench.changes.length, window.__bench.keys.length]"
+        )
         page.keyboard.type(BADGE, delay=SCANNER_DELAY_MS)
         page.keyboard.press("Enter")
-        page.wait_for_function(
-            """seen => window.__bench.changes.slice(seen).some(
-                   ([, text]) => /Bonjour|Au revoir|revoir|badg/i.test(text))""",
-            arg=seen,
-            timeout=30_000,
-        )
+        # The server's message: any new text but the offline count.
+        try:
+            page.wait_for_function(
+                """seen => window.__bench.changes.slice(seen).some(
+                       ([, text]) => text && !text.startsWith('hors ligne'))""",
+                arg=seen,
+                timeout=5_000,
+            )
+        except PlaywrightTimeout:
+            stamps = page.evaluate("keys => window.__bench.keys.slice(keys)", keys)
+            missed.append([round(b - a, 1) for a, b in itertools.pairwise(stamps)])
+            continue
         enter, changes = page.evaluate(
             "seen => [window.__bench.enter.at(-1), window.__bench.changes.slice(seen)]", seen
         )
-        answered = next(
-            at for at, text in changes if any(word in text for word in ("Bonjour", "revoir"))
-        )
+        answered = next(at for at, text in changes if text and not text.startswith("hors ligne"))
         latencies.append(answered - enter)
     return latencies
 
@@ -148,8 +162,10 @@ def run(backend: str, scans: int, outbox: int, load_s: int) -> dict[str, Any]:
             page.goto(link.strip().splitlines()[-1])
             page.wait_for_selector("body[data-ready='1']")
             page.evaluate(PROBE)
-            scan_latencies(page, 10)  # warm up
-            result["idle"] = summary(scan_latencies(page, scans))
+            missed: list[list[float]] = []
+            scan_latencies(page, 10, missed)  # warm up
+            result["idle"] = summary(scan_latencies(page, scans, missed))
+            result["idle"]["missed"] = missed[:]
 
             load = subprocess.Popen(
                 [
@@ -170,10 +186,12 @@ def run(backend: str, scans: int, outbox: int, load_s: int) -> dict[str, Any]:
             )
             time.sleep(2)
             started = time.monotonic()
-            loaded = scan_latencies(page, scans)
+            missed.clear()
+            loaded = scan_latencies(page, scans, missed)
             still_loaded = load.poll() is None
             load_out, _ = load.communicate()
             result["under_load"] = summary(loaded)
+            result["under_load"]["missed"] = missed[:]
             result["under_load"]["load_covered_all_scans"] = still_loaded
             result["under_load"]["scans_s"] = round(len(loaded) / (time.monotonic() - started), 1)
             result["under_load"]["load_req_s"] = next(
@@ -199,7 +217,7 @@ def run(backend: str, scans: int, outbox: int, load_s: int) -> dict[str, Any]:
             server = Gunicorn(env, workers=2, log=workdir / "gunicorn-2.log", port=port)
             up = time.monotonic()
             page.wait_for_function(
-                "async () => (await window.atelierKiosk.outbox.size()) === 0", timeout=120_000
+                "() => window.atelierKiosk.outbox.size() === 0", timeout=120_000
             )
             drained_s = time.monotonic() - up
             browser.close()
@@ -221,13 +239,17 @@ def report(result: dict[str, Any]) -> None:
     print(f"== kiosk on {result['backend']} (gunicorn, 2 workers, Chromium 1280x800)")
     print(
         f"  idle        : n={idle['n']}  p50 {idle['p50_ms']} ms  p95 {idle['p95_ms']} ms  "
-        f"max {idle['max_ms']} ms   (target p95 < 150 ms)"
+        f"max {idle['max_ms']} ms   (target p95 < 150 ms); typed again (keys too far "
+        f"apart for a scan): {len(idle['missed'])}"
     )
     print(
         f"  under load  : n={loaded['n']}  p50 {loaded['p50_ms']} ms  p95 {loaded['p95_ms']} ms  "
         f"max {loaded['max_ms']} ms   (target p95 < 300 ms) — wrk {loaded['load_req_s']} scans/s "
-        f"beside it, load running throughout: {loaded['load_covered_all_scans']}"
+        f"beside it, load running throughout: {loaded['load_covered_all_scans']}; typed "
+        f"again: {len(loaded['missed'])}"
     )
+    for gaps in loaded["missed"][:3]:
+        print(f"    a scan not taken, its key gaps (ms): {gaps}")
     print(
         f"  outbox      : {box['queued']} queued offline, drained in {box['drain_s']} s "
         f"({box['scans_s']} scans/s; target < 10 s); events added {box['events_added']}, "

@@ -148,6 +148,11 @@ function typeset(text) {
   return (text || "").replace(/« /g, "«\u00a0").replace(/ ([»!?:;])/g, "\u00a0$1");
 }
 
+// The server's level words already say « niveau 3 : maîtrisé »: shown as a sentence start.
+function capitalise(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+
 function plural(n, one, many) {
   return `${n} ${n > 1 ? many : one}`;
 }
@@ -506,8 +511,10 @@ function piecesView(data) {
   if (pieces.length === 0) {
     return node("p", { cls: "panel-empty", text: "Pas encore de pièce cette semaine." });
   }
+  // One entry per operation finished; a piece worked on twice is still one piece.
+  const distinct = new Set(pieces.map((p) => p.code || p)).size;
   const wrap = node("div", { cls: "panel-part" },
-    node("p", { cls: "panel-count", text: `${plural(pieces.length, "pièce", "pièces")} cette semaine` }));
+    node("p", { cls: "panel-count", text: `${plural(distinct, "pièce", "pièces")} cette semaine` }));
   wrap.append(node("ul", { cls: "piece-list" }, ...pieces.map((p) => {
     const finished = p.finished_at ? fmtTime(p.finished_at, dayTime) : "";
     return node("li", { cls: "piece-item" },
@@ -545,7 +552,7 @@ function skillsView(data) {
       node("p", { cls: "skill-facts" },
         node("span", { cls: "skill-evidence" }, icon("piece"),
           document.createTextNode(c.evidence ? plural(c.evidence, "preuve", "preuves") : "aucune preuve")),
-        c.level ? node("span", { cls: "skill-level" }, icon("star"), document.createTextNode(`Niveau : ${c.level}`)) : null),
+        c.level ? node("span", { cls: "skill-level" }, icon("star"), document.createTextNode(capitalise(c.level))) : null),
     );
     if (c.comment) {
       item.append(node("p", { cls: "skill-comment", text: `Le maître pro : « ${c.comment} »` }));
