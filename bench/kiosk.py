@@ -211,7 +211,7 @@ def run(backend: str, scans: int, outbox: int, load_s: int) -> dict[str, Any]:
                 timeout=30_000,
             )
             for _ in range(outbox):
-                page.keyboard.type(BADGE, delay=1)
+                page.keyboard.type(BADGE, delay=SCANNER_DELAY_MS)
                 page.keyboard.press("Enter")
             queued = page.evaluate("() => window.atelierKiosk.outbox.size()")
             server = Gunicorn(env, workers=2, log=workdir / "gunicorn-2.log", port=port)

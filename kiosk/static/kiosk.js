@@ -107,6 +107,31 @@ function setText(n, text) {
   }
 }
 
+// Codes (« P-2026-000123 », « OF-2026-0042-20 », « ST-SOUD-03 ») in a server's sentence
+// never break at their hyphens: each one goes in a span that does not wrap. The text of
+// the element stays exactly the sentence (the status region reads as the server said).
+const CODE_IN_TEXT = /\b[A-Z]{1,4}(?:-[A-Z0-9]+)+\b/g;
+
+function setCodedText(n, text) {
+  const value = text ?? "";
+  if (n.textContent === value) {
+    return;
+  }
+  const parts = [];
+  let last = 0;
+  for (const match of value.matchAll(CODE_IN_TEXT)) {
+    if (match.index > last) {
+      parts.push(document.createTextNode(value.slice(last, match.index)));
+    }
+    parts.push(node("span", { cls: "code", text: match[0] }));
+    last = match.index + match[0].length;
+  }
+  if (last < value.length) {
+    parts.push(document.createTextNode(value.slice(last)));
+  }
+  n.replaceChildren(...parts);
+}
+
 function show(n, visible) {
   if (n.hidden === visible) {
     n.hidden = !visible;
@@ -208,7 +233,7 @@ function renderStatus() {
     pict = state.feedback.ok ? "check" : "cross";
     tone = now - state.feedback.at < FEEDBACK_TONE_MS ? (state.feedback.ok ? "ok" : "bad") : "past";
   }
-  setText(el.status, text);
+  setCodedText(el.status, text);
   if (el.feedback.dataset.tone !== tone) {
     el.feedback.dataset.tone = tone;
   }
@@ -220,6 +245,12 @@ function renderStatus() {
   setIcon(el.netIcon, offline ? "offline" : "online");
   setText(el.netText, offline ? "hors ligne" : "en ligne");
   body.classList.toggle("is-offline", offline);
+}
+
+function codedSpan(cls, text) {
+  const span = node("span", { cls });
+  setCodedText(span, text);
+  return span;
 }
 
 function renderRefusals() {
@@ -234,7 +265,7 @@ function renderRefusals() {
       node("li", { cls: "refusal" },
         icon("cross", "refusal-icon"),
         node("span", { cls: "refusal-code", text: r.code }),
-        node("span", { cls: "refusal-message", text: r.message }),
+        codedSpan("refusal-message", r.message),
         node("time", { cls: "refusal-time", text: hhmm.format(r.at) }),
       ),
     ),
@@ -320,7 +351,8 @@ function renderWork(st) {
   show(el.piece, Boolean(st.piece));
   setText(el.pieceCode, st.piece || "");
   const routing = Array.isArray(st.routing) ? st.routing : [];
-  if (!changed("routing", routing)) {
+  const paused = Boolean(st.run && st.run.status === "paused");
+  if (!changed("routing", [routing, paused])) {
     return;
   }
   el.routing.replaceChildren(
@@ -339,7 +371,9 @@ function renderWork(st) {
         node("span", { cls: "step-name", text: step.name || step.type || "" }),
       );
       if (step.current) {
-        li.append(node("span", { cls: "step-mark mark-current", text: "en cours" }));
+        li.append(paused
+          ? node("span", { cls: "step-mark mark-current mark-paused", text: "en pause" })
+          : node("span", { cls: "step-mark mark-current", text: "en cours" }));
       } else if (step.done_for_piece) {
         li.append(node("span", { cls: "step-mark mark-done" }, icon("check", "mark-icon"), document.createTextNode("fait")));
       }
