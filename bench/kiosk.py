@@ -216,9 +216,7 @@ def run(backend: str, scans: int, outbox: int, load_s: int) -> dict[str, Any]:
             queued = page.evaluate("() => window.atelierKiosk.outbox.size()")
             server = Gunicorn(env, workers=2, log=workdir / "gunicorn-2.log", port=port)
             up = time.monotonic()
-            page.wait_for_function(
-                "() => window.atelierKiosk.outbox.size() === 0", timeout=120_000
-            )
+            page.wait_for_function("() => window.atelierKiosk.outbox.size() === 0", timeout=120_000)
             drained_s = time.monotonic() - up
             browser.close()
         server.stop()

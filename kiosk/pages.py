@@ -90,7 +90,7 @@ def _set_cookie(response: BaseResponse, token: str) -> None:
 @bp.get("")
 def page() -> Response:
     """Show the kiosk, or the enrolment screen to a browser that is not an enrolled kiosk."""
-    kiosk = kiosk_from_request()
+    kiosk = kiosk_from_request(fresh=True)
     label = kiosk_label(db.session(), kiosk.station_id) if kiosk and kiosk.station_id else None
     if kiosk is None or label is None:
         return _enrol_screen(401)

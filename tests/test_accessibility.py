@@ -27,7 +27,9 @@ except ImportError:  # reported by the fixture: a skip, or a failure in CI
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-AXE = Path(__file__).resolve().parents[1] / "kiosk" / "static" / "vendor" / "axe-core" / "axe.min.js"
+AXE = (
+    Path(__file__).resolve().parents[1] / "kiosk" / "static" / "vendor" / "axe-core" / "axe.min.js"
+)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 WALL = {"width": 1920, "height": 1080}  # the workshop's TV

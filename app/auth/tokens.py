@@ -83,7 +83,7 @@ def clear_cache() -> None:
 def _lookup(digest: str, ttl_s: float = CACHE_TTL_S) -> DeviceIdentity | None:
     now = time.monotonic()
     with _cache_lock:
-        hit = _cache.get(digest)
+        hit = _cache.get(digest) if ttl_s > 0 else None
     if hit is not None and hit[0] > now:
         return hit[1]
     row = db.session.execute(
@@ -126,12 +126,16 @@ def device_from_request() -> DeviceIdentity | None:
     return identity
 
 
-def kiosk_from_request() -> DeviceIdentity | None:
-    """Return the kiosk the request's ``atelier_borne`` cookie names, if it is valid."""
+def kiosk_from_request(fresh: bool = False) -> DeviceIdentity | None:
+    """Return the kiosk the request's ``atelier_borne`` cookie names, if it is valid.
+
+    ``fresh`` asks the database rather than the cache (the page itself, whose answer
+    decides whether a revoked kiosk shows the enrolment screen).
+    """
     token = request.cookies.get(KIOSK_COOKIE, "")
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    identity = _lookup(hash_token(token), KIOSK_CACHE_TTL_S)
+    identity = _lookup(hash_token(token), 0.0 if fresh else KIOSK_CACHE_TTL_S)
     if identity is None or identity.kind != KIOSK_CREDENTIAL or identity.station_id is None:
         return None
     return replace(identity, via_cookie=True)

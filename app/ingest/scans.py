@@ -18,7 +18,15 @@ from app.ingest import cfg, undo
 from app.ingest.core import Done, Refusal, Scope, handles
 from app.ingest.events import BadRequest, Scan
 from app.ingest.evidence import Grant, grant_evidence
-from app.ingest.shop import PRESENCES, Shop, StationAt, Unhabilitated, names, transient_run
+from app.ingest.shop import (
+    PRESENCES,
+    Shop,
+    StationAt,
+    Unhabilitated,
+    names,
+    of_name,
+    transient_run,
+)
 from app.models import Badge, Event, OperationRun, StaffUser, Student, first_name, table_of
 from app.read.board import workshop_timezone
 from app.read.stations import station_statuses
@@ -493,7 +501,9 @@ class ScanRules:
         who = names([first_name(m.student_name) for m in same])
         what = f"l'habilitation « {first.habilitation} »"
         if len(same) == 1 and first.lapsed is not None:
-            message = f"{what[0].upper()}{what[1:]} de {who} a expiré le {french_day(first.lapsed)}"
+            message = (
+                f"{what[0].upper()}{what[1:]} {of_name(who)} a expiré le {french_day(first.lapsed)}"
+            )
         elif all(m.lapsed is None for m in same):
             verb = "n'a pas" if len(same) == 1 else "n'ont pas"
             message = f"{who} {verb} {what}"
@@ -577,7 +587,7 @@ class ScanRules:
             if run.status == "running":
                 self.shop.pause(run)
                 station.set(paused_by_exit=False)
-                return f"Pause : {label}. Scanne A-PAUSE pour reprendre."
+                return f"Pause : {label}. Pour reprendre : touche « Reprendre » ou scanne A-PAUSE."
             self.check_run_team(
                 station, run, [row.student_id for row in self.shop.present(station)]
             )

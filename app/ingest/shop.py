@@ -417,6 +417,14 @@ def _raise_serial(dialect: str) -> Any:
     )
 
 
+FRENCH_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüœæh")
+
+
+def of_name(name: str) -> str:
+    """Write « de Lucas » or « d'Inès » (the elision French makes before a vowel or mute h)."""
+    return f"d'{name}" if name[:1].casefold() in FRENCH_VOWELS else f"de {name}"
+
+
 def names(first_names: list[str]) -> str:
     """Join first names the French way: « Lucas », « Lucas et Emma », « A, B et C »."""
     if len(first_names) <= 1:

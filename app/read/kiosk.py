@@ -43,7 +43,7 @@ from app.models import (
 from app.read.board import local_day_bounds, workshop_timezone
 from app.read.portfolio import student_portfolio
 from app.read.stations import station_statuses
-from app.read.wording import LEVEL_WORDS, verdict_label
+from app.read.wording import LEVEL_WORDS, NBSP, fr_number
 
 # What each operation type looks like on the kiosk: the pictogram (a symbol of the kiosk's
 # sprite) by the words of its name; a type with a welding process is welding.
@@ -105,16 +105,44 @@ def next_step(status: dict[str, Any]) -> dict[str, str]:
     return {"kind": "work_order", "message": NEXT_WORK_ORDER}
 
 
+# A deviation's field, as a student reads it: its name (with its gender), unit, precision.
+DEVIATION_WORDS = {
+    "i_a": ("Intensité", "haute", "basse", "A", 0),
+    "u_v": ("Tension", "haute", "basse", "V", 1),
+    "q_kj_mm": ("Apport de chaleur", "haut", "bas", "kJ/mm", 2),
+}
+
+
+def _deviation_words(item: Any) -> str | None:
+    """Say one deviation of a weld: « Intensité trop haute de 12 A »."""
+    if not isinstance(item, dict):
+        return None
+    if item.get("field") == "process":
+        return f"Procédé {item.get('value')} au lieu de {item.get('expected')}"
+    words = DEVIATION_WORDS.get(str(item.get("field")))
+    value, low, high = item.get("value"), item.get("min"), item.get("max")
+    if words is None or not isinstance(value, int | float):
+        return None
+    name, too_high, too_low, unit, decimals = words
+    if isinstance(high, int | float) and value > high:
+        return f"{name} trop {too_high} de {fr_number(value - high, decimals)}{NBSP}{unit}"
+    if isinstance(low, int | float) and value < low:
+        return f"{name} trop {too_low} de {fr_number(low - value, decimals)}{NBSP}{unit}"
+    return None
+
+
 def weld_message(verdict: str | None, deviations: Any) -> str | None:
-    """Say a weld's verdict to the student who made it (« Soudure dans la plage »)."""
+    """Say a weld's verdict to the student who made it (« Intensité trop haute de 12 A »)."""
     if verdict is None:
         return None
     if verdict == "in_range":
         return "Soudure dans la plage du DMOS."
     if verdict == "no_wps":
         return "Soudure enregistrée (pas de DMOS pour cette opération)."
-    label = verdict_label(verdict, deviations if isinstance(deviations, list) else None)
-    return label.replace("Hors DMOS", "Soudure hors de la plage", 1) + "."
+    details = [text for text in map(_deviation_words, deviations or []) if text]
+    if not details:
+        return "Soudure hors de la plage du DMOS."
+    return "Soudure hors de la plage : " + ", ".join(details) + "."
 
 
 def _acting_station(

@@ -21,6 +21,7 @@ const WHOAMI_MS = 6000;
 const PANEL_IDLE_MS = 60000;
 const ACTIVITY_KEY = "atelier.borne.activite";
 const RELOAD_KEY = "atelier.borne.rechargement";
+const RELOAD_EVERY_MS = 5000;
 const IDLE_SENTENCE = "Badge-toi pour commencer";
 const NO_NETWORK_SENTENCE = "Pas de réseau. Tes scans sont gardés.";
 
@@ -351,8 +352,9 @@ function renderWork(st) {
   show(el.piece, Boolean(st.piece));
   setText(el.pieceCode, st.piece || "");
   const routing = Array.isArray(st.routing) ? st.routing : [];
-  const paused = Boolean(st.run && st.run.status === "paused");
-  if (!changed("routing", [routing, paused])) {
+  // The current step: being done, paused, or only chosen (no run yet: the piece comes next).
+  const phase = st.run ? (st.run.status === "paused" ? "paused" : "running") : "chosen";
+  if (!changed("routing", [routing, phase])) {
     return;
   }
   el.routing.replaceChildren(
@@ -371,9 +373,10 @@ function renderWork(st) {
         node("span", { cls: "step-name", text: step.name || step.type || "" }),
       );
       if (step.current) {
-        li.append(paused
-          ? node("span", { cls: "step-mark mark-current mark-paused", text: "en pause" })
-          : node("span", { cls: "step-mark mark-current", text: "en cours" }));
+        li.append(node("span", {
+          cls: `step-mark mark-current${phase === "paused" ? " mark-paused" : ""}`,
+          text: STEP_PHASES[phase],
+        }));
       } else if (step.done_for_piece) {
         li.append(node("span", { cls: "step-mark mark-done" }, icon("check", "mark-icon"), document.createTextNode("fait")));
       }
@@ -381,6 +384,8 @@ function renderWork(st) {
     }),
   );
 }
+
+const STEP_PHASES = { running: "en cours", paused: "en pause", chosen: "à faire" };
 
 function renderRun(st) {
   const run = st.run;
@@ -407,7 +412,8 @@ function tickTimer() {
     return;
   }
   let elapsed = Number(run.elapsed_s) || 0;
-  if (run.status === "running") {
+  // Offline, the timer stops at what the server last said: the run may have been paused.
+  if (run.status === "running" && !isOffline()) {
     elapsed += (Date.now() - state.fetchedAt) / 1000;
   }
   setText(el.timer, duration(elapsed));
@@ -426,14 +432,22 @@ function range(values, unit) {
 
 function renderWelding(st) {
   const w = st.welding;
+  // Without the server, whether the arc burns now is not known: say so, show no glow.
+  const offline = isOffline();
   show(el.welding, Boolean(w));
-  body.classList.toggle("arc-on", Boolean(w && w.arc_on));
+  body.classList.toggle("arc-on", Boolean(w && w.arc_on && !offline));
   if (!w) {
     return;
   }
-  el.arc.dataset.arc = w.arc_on ? "on" : "off";
-  setIcon(el.arcIcon, w.arc_on ? "arc" : "arc-off");
-  setText(el.arcText, w.arc_on ? "Arc allumé" : "Arc éteint");
+  if (offline) {
+    el.arc.dataset.arc = "unknown";
+    setIcon(el.arcIcon, "offline");
+    setText(el.arcText, "Arc : inconnu (hors ligne)");
+  } else {
+    el.arc.dataset.arc = w.arc_on ? "on" : "off";
+    setIcon(el.arcIcon, w.arc_on ? "arc" : "arc-off");
+    setText(el.arcText, w.arc_on ? "Arc allumé" : "Arc éteint");
+  }
   show(el.welderOffline, w.online === false);
   const wps = w.wps;
   show(el.wps, Boolean(wps));
@@ -770,14 +784,15 @@ function unauthorized() {
   }
   state.unauthorized = true;
   outbox?.stop();
-  // Never a reload loop: at most one reload every 15 s.
+  // Never a reload loop: at most one reload every 5 s (the page itself asks the server
+  // afresh, so a reload after a revocation shows the enrolment screen).
   let last = 0;
   try {
     last = Number(sessionStorage.getItem(RELOAD_KEY)) || 0;
   } catch (error) {
     last = 0;
   }
-  const wait = Math.max(0, 15000 - (Date.now() - last));
+  const wait = Math.max(0, RELOAD_EVERY_MS - (Date.now() - last));
   setTimeout(() => {
     try {
       sessionStorage.setItem(RELOAD_KEY, String(Date.now()));
@@ -841,8 +856,9 @@ async function poll() {
   } catch (error) {
     if (!state.offline) {
       console.warn("borne: état indisponible", error);
+      state.offline = true;
+      render(); // what was shown live (arc, timer) is not known any more
     }
-    state.offline = true;
   } finally {
     clearTimeout(abort);
     polling = false;

@@ -255,7 +255,6 @@ export async function openOutbox({
       failures = 0;
       sent += 1;
       size = Math.max(0, size - 1);
-      const wasOffline = offline;
       offline = false;
       const ok = answer.status >= 200 && answer.status < 300;
       try {
@@ -266,9 +265,9 @@ export async function openOutbox({
       } catch (error) {
         console.error(error);
       }
-      if (wasOffline || size === 0) {
-        changed();
-      }
+      // Every answer: the page's count (body[data-outbox]) must follow the queue as it
+      // drains, not stay at the first answer's until the last one (a DOM write, no request).
+      changed();
     }
   }
 

@@ -2,8 +2,9 @@
 // loading while the server is down. It holds no data: the scans wait in IndexedDB (the
 // page's outbox), not here — no Background Sync, which is not reliable.
 //
-//   navigation to /borne      network first (3 s), else the cached shell: a revoked kiosk
-//                             gets the server's enrolment page whenever the server answers;
+//   navigation to /borne      network first (3 s), else (or on a 5xx: a proxy's 502) the
+//                             cached shell: a revoked kiosk gets the server's enrolment
+//                             page whenever the server answers;
 //   /borne/static/*           cache first (precached at install);
 //   /borne/etat, /borne/eleves/*, /api/*, anything else: not touched (straight to network).
 //
@@ -72,8 +73,18 @@ async function shellFromNetwork(request) {
     const response = await fetch(request, { signal: controller.signal });
     if (response.ok && response.type === "basic") {
       await cache.put(SHELL, response.clone());
+      return response;
     }
-    // Any answer of the server (the shell, or the enrolment page of a revoked kiosk) wins.
+    // A 5xx is not the application's word on this kiosk: nginx's 502/504 while gunicorn is
+    // down, a 503 while the database is. The cached shell keeps the kiosk (and its outbox)
+    // working; it reloads itself should the server, once back, say the kiosk is revoked.
+    if (response.status >= 500) {
+      const cached = await cache.match(SHELL);
+      if (cached) {
+        return cached;
+      }
+    }
+    // Any other answer of the server (the enrolment page of a revoked kiosk: 401) wins.
     return response;
   } catch (error) {
     const cached = await cache.match(SHELL);

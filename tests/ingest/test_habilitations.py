@@ -123,7 +123,7 @@ def test_a_habilitation_that_ended_yesterday_refuses_and_says_when(press: Scanne
     press.ok("P-2026-000001")  # piece first, then the operation: the same rule
     body = press.refused(BEND, "not_habilitated")
     assert body["error"]["message"] == (
-        f"L'habilitation « Presse plieuse » de Inès a expiré le {french_day(yesterday)} : "
+        f"L'habilitation « Presse plieuse » d'Inès a expiré le {french_day(yesterday)} : "
         "demande à ton maître pro."
     )
 

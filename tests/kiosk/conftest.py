@@ -91,23 +91,28 @@ class Kiosk:
         self.page.wait_for_selector("body[data-ready='1']", timeout=SHOWS_WITHIN_MS)
 
     def scan(self, code: str, delay_ms: int = SCANNER_DELAY_MS) -> None:
-        """Type a code on the page as a wedge scanner does, then Enter."""
-        if code.isascii():
-            self.page.keyboard.type(code, delay=delay_ms)
-        else:
-            # keyboard.type inserts characters of no US key as text, without key events;
-            # a scanner on an AZERTY computer sends real keys (« é », « à »): the browser's
-            # own input events, through the DevTools protocol.
-            cdp = self.page.context.new_cdp_session(self.page)
-            for char in code:
-                for kind in ("keyDown", "keyUp"):
-                    event = {"type": kind, "key": char}
-                    if kind == "keyDown":
-                        event["text"] = char
-                    cdp.send("Input.dispatchKeyEvent", event)
-                time.sleep(delay_ms / 1000)
+        """Type a code as a wedge scanner does: real key events ``delay_ms`` apart, then Enter.
+
+        The keys go through the DevTools protocol with their own timestamps (the events'
+        ``timeStamp``), so the page sees the scanner's timing even when this process or
+        the browser stalls between two keys on a loaded machine: a burst is never cut in
+        two, and a person's pace (``PERSON_DELAY_MS``) is never a burst. Characters of no
+        US key (« é », « à » from a scanner on an AZERTY computer) are real keys too.
+        """
+        keys: list[dict[str, Any]] = [{"key": char, "text": char} for char in code]
+        keys.append({"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13})
+        cdp = self.page.context.new_cdp_session(self.page)
+        try:
+            # Stamped in the past, as an input stack stamps keys when they arrive, however
+            # late the page gets them.
+            at = time.time() - len(keys) * delay_ms / 1000
+            for key in keys:
+                at += delay_ms / 1000
+                cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", **key, "timestamp": at})
+                up = {name: value for name, value in key.items() if name != "text"}
+                cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", **up, "timestamp": at + 0.001})
+        finally:
             cdp.detach()
-        self.page.keyboard.press("Enter")
 
     def says(self, text: str) -> None:
         """Wait until the status region says exactly this."""

@@ -76,12 +76,13 @@ def test_a_student_does_a_piece_by_scanner_alone(kiosks: KioskBrowser, client: F
     said(kiosk, "OF-2026-0001-30")
     current = page.locator("#routing li[aria-current='step']")
     expect(current).to_contain_text("Contrôle")
-    expect(current).to_contain_text("en cours")
+    expect(current).to_contain_text("à faire")
     expect(page.locator("#instruction-text")).to_have_text("Scanne l'étiquette de la pièce.")
 
     started = said(kiosk, "P-2026-000001")
     assert "Contrôle" in started
     expect(page.locator("#run-state")).to_have_text("en cours")
+    expect(current).to_contain_text("en cours")
     expect(page.locator("#timer")).not_to_have_text("00:00", timeout=5000)  # it runs
 
     assert said(kiosk, "A-FIN").startswith("Bravo !")

@@ -67,5 +67,19 @@ def test_a_weld_verdict_is_said_in_words_a_student_reads() -> None:
     assert weld_message("in_range", []) == "Soudure dans la plage du DMOS."
     assert weld_message(None, None) is None
     assert weld_message("no_wps", None) == "Soudure enregistrée (pas de DMOS pour cette opération)."
-    out = weld_message("out_of_range", [{"field": "i_a", "value": 212.0, "min": 160, "max": 200}])
-    assert out == "Soudure hors de la plage\u00a0: intensité +12\u00a0A."
+    out = weld_message(
+        "out_of_range",
+        [
+            {"field": "i_a", "value": 212.0, "min": 160, "max": 200},
+            {"field": "u_v", "value": 19.5, "min": 21, "max": 25},
+        ],
+    )
+    assert out == (
+        "Soudure hors de la plage : Intensité trop haute de 12\u00a0A, "
+        "Tension trop basse de 1,5\u00a0V."
+    )
+    assert weld_message("out_of_range", "pas une liste") == "Soudure hors de la plage du DMOS."
+    process = [{"field": "process", "value": "111", "expected": "135"}]
+    assert weld_message("out_of_range", process) == (
+        "Soudure hors de la plage : Procédé 111 au lieu de 135."
+    )
