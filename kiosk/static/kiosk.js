@@ -219,6 +219,9 @@ function renderNoState() {
   el.instruction.dataset.kind = offline ? "offline" : "badge";
 }
 
+// Refusals a student must act on in their own way get their own pictogram.
+const REFUSAL_ICONS = { not_habilitated: "habilitation", keyboard_layout: "keyboard" };
+
 function renderStatus() {
   renderNoState();
   const now = Date.now();
@@ -231,7 +234,7 @@ function renderStatus() {
     pict = "offline";
   } else if (state.feedback && now - state.feedback.at < FEEDBACK_TEXT_MS) {
     text = state.feedback.message;
-    pict = state.feedback.ok ? "check" : "cross";
+    pict = state.feedback.ok ? "check" : REFUSAL_ICONS[state.feedback.error] || "cross";
     tone = now - state.feedback.at < FEEDBACK_TONE_MS ? (state.feedback.ok ? "ok" : "bad") : "past";
   }
   setCodedText(el.status, text);
@@ -239,6 +242,7 @@ function renderStatus() {
     el.feedback.dataset.tone = tone;
   }
   setIcon(el.feedbackIcon, pict);
+  el.feedback.dataset.pictogram = pict;
   // The connection chip in the header.
   const offline = isOffline();
   el.net.classList.toggle("is-online", !offline);
@@ -741,7 +745,8 @@ async function submit(code, source, { auto = false } = {}) {
 function onAnswer(answer) {
   state.offline = false;
   const { ok, message, replay } = answer;
-  state.feedback = { message, ok, at: Date.now(), code: answer.item.code };
+  const error = answer.body && answer.body.error ? String(answer.body.error.code || "") : "";
+  state.feedback = { message, ok, error, at: Date.now(), code: answer.item.code };
   if (!replay) {
     if (ok) {
       playSuccess();

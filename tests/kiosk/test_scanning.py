@@ -130,6 +130,7 @@ def test_a_scanner_on_the_wrong_keyboard_layout_is_told_what_to_do(
     assert (event.status, event.error_code) == ("rejected", "keyboard_layout")
     assert "clavier" in message.lower()
     expect(kiosk.page.locator("body")).to_have_attribute("data-last-answer", "refused")
+    expect(kiosk.page.locator("#feedback")).to_have_attribute("data-pictogram", "keyboard")
 
 
 def test_touch_buttons_do_what_the_action_codes_do(kiosks: KioskBrowser) -> None:

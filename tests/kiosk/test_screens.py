@@ -253,6 +253,9 @@ def test_the_press_brake_refuses_students_without_a_valid_habilitation(
     refusal = said(kiosk, "P-2026-000020")
     assert refusal == "Hugo n'a pas l'habilitation « Presse plieuse » : demande à ton maître pro."
     refused_look(kiosk)
+    # Its own pictogram beside the words: the habilitation's shield.
+    expect(kiosk.page.locator("#feedback")).to_have_attribute("data-pictogram", "habilitation")
+    kiosk.check_accessibility("not-habilitated")
     expect(kiosk.page.locator("#run-clock")).to_be_hidden()
     said(kiosk, "A-SORTIE")
 
@@ -260,9 +263,8 @@ def test_the_press_brake_refuses_students_without_a_valid_habilitation(
     said(kiosk, "OF-2026-0002-20")
     expired = said(kiosk, "P-2026-000020")
     yesterday = french_day(workshop_today() - timedelta(days=1))
-    # « de Inès » today; « d'Inès » is what French writes (reported), either passes here.
     assert re.fullmatch(
-        rf"L'habilitation « Presse plieuse » d(e |')Inès a expiré le {re.escape(yesterday)} : "
+        rf"L'habilitation « Presse plieuse » d'Inès a expiré le {re.escape(yesterday)} : "
         "demande à ton maître pro\\.",
         expired,
     ), expired
