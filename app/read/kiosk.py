@@ -46,8 +46,12 @@ from app.read.stations import station_statuses
 from app.read.wording import LEVEL_WORDS, NBSP, fr_number
 
 # What each operation type looks like on the kiosk: the pictogram (a symbol of the kiosk's
-# sprite) by the words of its name; a type with a welding process is welding.
+# sprite) by the words of its name, the first that matches; a type with a welding process
+# is welding. Checking comes first: « Contrôle visuel des soudures » is a check.
 PICTOGRAMS = (
+    ("contr", "control"),
+    ("vérif", "control"),
+    ("mesur", "control"),
     ("soud", "welding"),
     ("débit", "debit"),
     ("debit", "debit"),
@@ -65,9 +69,6 @@ PICTOGRAMS = (
     ("meul", "grinding"),
     ("ébavur", "grinding"),
     ("finition", "grinding"),
-    ("contr", "control"),
-    ("vérif", "control"),
-    ("mesur", "control"),
 )
 
 NEXT_BADGE = "Badge-toi pour commencer."

@@ -54,6 +54,7 @@ def test_the_kiosk_asks_for_one_thing_at_a_time(changes: dict[str, Any], kind: s
         ("ASSEMB", "Assemblage", None, "assembly"),
         ("MEUL", "Meulage", None, "grinding"),
         ("CONTROLE", "Contrôle", None, "control"),
+        ("CONTROLE", "Contrôle dimensionnel et visuel des soudures", None, "control"),
         ("EMB", "Emballage", None, "generic"),
     ],
 )
