@@ -417,11 +417,11 @@ def _raise_serial(dialect: str) -> Any:
     )
 
 
-FRENCH_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüœæh")
+FRENCH_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüœæ")
 
 
 def of_name(name: str) -> str:
-    """Write « de Lucas » or « d'Inès » (the elision French makes before a vowel or mute h)."""
+    """Write « de Lucas » or « d'Inès » (the elision before a vowel; « de Hugo » stays)."""
     return f"d'{name}" if name[:1].casefold() in FRENCH_VOWELS else f"de {name}"
 
 

@@ -186,11 +186,9 @@ class KioskBrowser:
         return kiosk
 
 
-@pytest.fixture
-def kiosks(
-    live_server: GunicornServer, runner: FlaskCliRunner, school: None
-) -> Iterator[KioskBrowser]:
-    """Debian's Chromium, ready to enrol kiosks of the minimal school on the live server."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, launched once per test process (each test has its own contexts)."""
     require(
         sync_api is not None,
         "the playwright Python package",
@@ -198,12 +196,25 @@ def kiosks(
     )
     require(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}", "apt-get install chromium")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        browser = KioskBrowser(chromium, live_server, runner)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
-            chromium.close()
+            browser.close()
+
+
+@pytest.fixture
+def kiosks(
+    chromium: Any, live_server: GunicornServer, runner: FlaskCliRunner, school: None
+) -> Iterator[KioskBrowser]:
+    """Kiosks of the minimal school on the live server, each in a context of its own."""
+    browser = KioskBrowser(chromium, live_server, runner)
+    contexts_before = set(chromium.contexts)
+    try:
+        yield browser
+    finally:
+        for context in set(chromium.contexts) - contexts_before:
+            context.close()
     problems = [problem for kiosk in browser.kiosks for problem in kiosk.problems]
     assert problems == []
 
