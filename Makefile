@@ -19,8 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
-# Three test processes on two cores: most tests wait on servers, brokers and browsers.
-PYTEST_ARGS ?= -n 3
+# Four test processes on two cores: most tests wait on servers, brokers and browsers (the
+# kiosk's, on its one-second polls).
+PYTEST_ARGS ?= -n 4
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

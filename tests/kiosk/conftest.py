@@ -134,24 +134,39 @@ class Kiosk:
         self.wait_ready()
 
     def check_accessibility(self, name: str) -> None:
-        """Run axe-core on the page as it is; save a screenshot; fail on serious findings."""
-        self.page.add_script_tag(url="/borne/static/vendor/axe-core/axe.min.js")
-        result = self.page.evaluate(
-            "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})", AXE_RULES
-        )
+        """Run axe-core on the page as it is, at both sizes; save a screenshot of each.
+
+        Fails on any serious or critical finding. The wall screen's landscape and the
+        tablet's portrait are the same page state, laid out twice.
+        """
+        page = self.page
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.add_script_tag(url="/borne/static/vendor/axe-core/axe.min.js")
+        shown = page.viewport_size
         ARTIFACTS.mkdir(exist_ok=True)
-        size = self.page.viewport_size
-        self.page.screenshot(
-            path=str(ARTIFACTS / f"kiosk-{name}-{size['width']}x{size['height']}.png")
-        )
-        found = [
-            f"{violation['id']} ({violation['impact']}): {violation['help']} — "
-            + "; ".join(node["target"][0] for node in violation["nodes"][:5])
-            for violation in result["violations"]
-            if violation["impact"] in {"serious", "critical"}
-        ]
+        found: list[str] = []
+        try:
+            for size in (LANDSCAPE, PORTRAIT):
+                page.set_viewport_size(size)
+                result = page.evaluate(
+                    "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})",
+                    AXE_RULES,
+                )
+                page.screenshot(
+                    path=str(ARTIFACTS / f"kiosk-{name}-{size['width']}x{size['height']}.png")
+                )
+                found += [
+                    f"{size['width']}x{size['height']} {violation['id']} "
+                    f"({violation['impact']}): {violation['help']} — "
+                    + "; ".join(node["target"][0] for node in violation["nodes"][:5])
+                    for violation in result["violations"]
+                    if violation["impact"] in {"serious", "critical"}
+                ]
+                assert result["passes"], f"{name}: axe-core checked nothing"
+        finally:
+            if shown is not None:
+                page.set_viewport_size(shown)
         assert found == [], f"{name}: axe-core found:\n" + "\n".join(found)
-        assert result["passes"], f"{name}: axe-core checked nothing"
 
 
 class KioskBrowser:
@@ -186,9 +201,10 @@ class KioskBrowser:
         return kiosk
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium, launched once per test process (each test has its own contexts)."""
+    """Debian's Chromium, for one test (a Playwright kept across tests would stand in the way
+    of the other browser tests' own, in the same process)."""
     require(
         sync_api is not None,
         "the playwright Python package",

@@ -59,10 +59,6 @@ TEACHER = "B-9001"  # M. Perrin
 # Waits on the page: generous, the machine may be loaded; nothing is timed.
 WAIT_MS = 30_000
 DEFAULT_EXPECT_MS = 5_000  # Playwright's own
-VIEWPORTS = [
-    pytest.param(LANDSCAPE, id="landscape"),
-    pytest.param(PORTRAIT, id="portrait"),
-]
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -453,10 +449,9 @@ def test_a_student_sees_the_pieces_of_the_week_and_the_teachers_assessment(
 # -- accessibility and screenshots ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_the_work_screens_pass_axe(kiosks: KioskBrowser, viewport: dict[str, int]) -> None:
+def test_the_work_screens_pass_axe(kiosks: KioskBrowser) -> None:
     """Idle, badged in with a work order, running, paused, refused, help called: no finding."""
-    kiosk = kiosks.enrol(viewport=viewport)
+    kiosk = kiosks.enrol()
     page = kiosk.page
     kiosk.check_accessibility("idle")
 
@@ -473,7 +468,10 @@ def test_the_work_screens_pass_axe(kiosks: KioskBrowser, viewport: dict[str, int
     # The codes in the answer are whole on their line, at both sizes.
     codes = page.locator("#status .code")
     expect(codes).to_have_text(["P-2026-000006", "OF-2026-0001", "P-2026-000006"])
-    assert codes.evaluate_all("spans => spans.map((s) => s.getClientRects().length)") == [1, 1, 1]
+    for size in (PORTRAIT, LANDSCAPE):
+        page.set_viewport_size(size)
+        rects = codes.evaluate_all("spans => spans.map((s) => s.getClientRects().length)")
+        assert rects == [1, 1, 1], size
     kiosk.check_accessibility("running")
 
     touched(kiosk, "Pause", "A-PAUSE")
@@ -490,12 +488,11 @@ def test_the_work_screens_pass_axe(kiosks: KioskBrowser, viewport: dict[str, int
     kiosk.check_accessibility("help")
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_the_student_panels_and_overlays_pass_axe(
-    kiosks: KioskBrowser, client: FlaskClient, viewport: dict[str, int]
+    kiosks: KioskBrowser, client: FlaskClient
 ) -> None:
     """The student panel (pieces, competencies), « Qui suis-je ? » and the idle countdown."""
-    kiosk = kiosks.enrol(viewport=viewport)
+    kiosk = kiosks.enrol()
     page = kiosk.page
     first_steps(client, "P-2026-000007")
     finish_control(kiosk, "P-2026-000007", LUCAS, LEA)
@@ -529,14 +526,13 @@ def test_the_student_panels_and_overlays_pass_axe(
     kiosk.check_accessibility("countdown")
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_the_welding_enrolment_and_offline_screens_pass_axe(
-    kiosks: KioskBrowser, live_server: GunicornServer, viewport: dict[str, int]
+    kiosks: KioskBrowser, live_server: GunicornServer
 ) -> None:
     """A welding tablet with its arc on, a browser not enrolled, and a kiosk offline."""
     ws01 = WeldingStation("ws01")
     ws01.status("online")
-    kiosk = kiosks.enrol("ST-SOUD-01", viewport=viewport)
+    kiosk = kiosks.enrol("ST-SOUD-01")
     page = kiosk.page
     said(kiosk, LEA)
     said(kiosk, "OF-2026-0001-20")
@@ -555,7 +551,7 @@ def test_the_welding_enrolment_and_offline_screens_pass_axe(
     kiosk.check_accessibility("welding")
 
     stranger = kiosks.browser.new_context(
-        viewport=viewport, locale="fr-FR", timezone_id="Europe/Paris"
+        viewport=LANDSCAPE, locale="fr-FR", timezone_id="Europe/Paris"
     )
     enrolment = Kiosk(stranger.new_page(), live_server, "")
     kiosks.kiosks.append(enrolment)
