@@ -149,77 +149,86 @@ def run(backend: str, scans: int, outbox: int, load_s: int) -> dict[str, Any]:
         flask(env, "data", "import", str(school))
         token = flask(env, "token", "create", "bench").strip().splitlines()[-1]
         server = Gunicorn(env, workers=2, log=workdir / "gunicorn.log")
-        link = flask({**env, "ATELIER_PUBLIC_URL": server.url}, "kiosk", "enrol", KIOSK)
-        result: dict[str, Any] = {"backend": backend}
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-            )
-            # The page's CSP forbids string evaluation, which wait_for_function needs; the
-            # bypass changes nothing the page itself does.
-            context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-            page = context.new_page()
-            page.goto(link.strip().splitlines()[-1])
-            page.wait_for_selector("body[data-ready='1']")
-            page.evaluate(PROBE)
-            missed: list[list[float]] = []
-            scan_latencies(page, 10, missed)  # warm up
-            result["idle"] = summary(scan_latencies(page, scans, missed))
-            result["idle"]["missed"] = missed[:]
+        try:
+            link = flask({**env, "ATELIER_PUBLIC_URL": server.url}, "kiosk", "enrol", KIOSK)
+            result: dict[str, Any] = {"backend": backend}
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+                )
+                # The page's CSP forbids string evaluation, which wait_for_function needs; the
+                # bypass changes nothing the page itself does.
+                context = browser.new_context(
+                    viewport={"width": 1280, "height": 800}, bypass_csp=True
+                )
+                page = context.new_page()
+                page.goto(link.strip().splitlines()[-1])
+                page.wait_for_selector("body[data-ready='1']")
+                page.evaluate(PROBE)
+                missed: list[list[float]] = []
+                scan_latencies(page, 10, missed)  # warm up
+                result["idle"] = summary(scan_latencies(page, scans, missed))
+                result["idle"]["missed"] = missed[:]
 
-            load = subprocess.Popen(
-                [
-                    "wrk",
-                    f"-t{STATIONS_CLOSED}",
-                    f"-c{STATIONS_CLOSED}",
-                    f"-d{load_s}s",
-                    "-s",
-                    str(ROOT / "bench" / "wrk_scans.lua"),
-                    f"{server.url}/api/v1/scans",
-                    "--",
-                    token,
-                    "1",
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            time.sleep(2)
-            started = time.monotonic()
-            missed.clear()
-            loaded = scan_latencies(page, scans, missed)
-            still_loaded = load.poll() is None
-            load_out, _ = load.communicate()
-            result["under_load"] = summary(loaded)
-            result["under_load"]["missed"] = missed[:]
-            result["under_load"]["load_covered_all_scans"] = still_loaded
-            result["under_load"]["scans_s"] = round(len(loaded) / (time.monotonic() - started), 1)
-            result["under_load"]["load_req_s"] = next(
-                (
-                    float(line.split()[1])
-                    for line in load_out.splitlines()
-                    if "Requests/sec" in line
-                ),
-                0.0,
-            )
+                load = subprocess.Popen(
+                    [
+                        "wrk",
+                        f"-t{STATIONS_CLOSED}",
+                        f"-c{STATIONS_CLOSED}",
+                        f"-d{load_s}s",
+                        "-s",
+                        str(ROOT / "bench" / "wrk_scans.lua"),
+                        f"{server.url}/api/v1/scans",
+                        "--",
+                        token,
+                        "1",
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+                time.sleep(2)
+                started = time.monotonic()
+                missed.clear()
+                loaded = scan_latencies(page, scans, missed)
+                still_loaded = load.poll() is None
+                load_out, _ = load.communicate()
+                result["under_load"] = summary(loaded)
+                result["under_load"]["missed"] = missed[:]
+                result["under_load"]["load_covered_all_scans"] = still_loaded
+                result["under_load"]["scans_s"] = round(
+                    len(loaded) / (time.monotonic() - started), 1
+                )
+                result["under_load"]["load_req_s"] = next(
+                    (
+                        float(line.split()[1])
+                        for line in load_out.splitlines()
+                        if "Requests/sec" in line
+                    ),
+                    0.0,
+                )
 
-            before, _ = kiosk_events(url)
-            port = server.port
+                before, _ = kiosk_events(url)
+                port = server.port
+                server.stop()
+                page.wait_for_function(
+                    "() => /hors ligne/.test(document.getElementById('status').textContent)",
+                    timeout=30_000,
+                )
+                for _ in range(outbox):
+                    page.keyboard.type(BADGE, delay=SCANNER_DELAY_MS)
+                    page.keyboard.press("Enter")
+                queued = page.evaluate("() => window.atelierKiosk.outbox.size()")
+                server = Gunicorn(env, workers=2, log=workdir / "gunicorn-2.log", port=port)
+                up = time.monotonic()
+                page.wait_for_function(
+                    "() => window.atelierKiosk.outbox.size() === 0", timeout=120_000
+                )
+                drained_s = time.monotonic() - up
+                browser.close()
+        finally:
+            # Whatever happened, no server is left behind (the one running now).
             server.stop()
-            page.wait_for_function(
-                "() => /hors ligne/.test(document.getElementById('status').textContent)",
-                timeout=30_000,
-            )
-            for _ in range(outbox):
-                page.keyboard.type(BADGE, delay=SCANNER_DELAY_MS)
-                page.keyboard.press("Enter")
-            queued = page.evaluate("() => window.atelierKiosk.outbox.size()")
-            server = Gunicorn(env, workers=2, log=workdir / "gunicorn-2.log", port=port)
-            up = time.monotonic()
-            page.wait_for_function("() => window.atelierKiosk.outbox.size() === 0", timeout=120_000)
-            drained_s = time.monotonic() - up
-            browser.close()
-        server.stop()
         after, distinct = kiosk_events(url)
         result["outbox"] = {
             "queued": queued,
