@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from app.ingest.core import Done, Refusal, Scope, handles
 from app.ingest.events import ActivateKiosk, EnrolKiosk
+from app.ingest.staff import site_station
 from app.models import KIOSK_CREDENTIAL, DeviceToken, KioskEnrolment, Station, iso, table_of
 
 ENROLMENT_VALID = timedelta(minutes=15)
@@ -36,17 +37,7 @@ def kiosk_name(station_code: str) -> str:
 @handles(EnrolKiosk)
 def enrol_kiosk(scope: Scope, enrol: EnrolKiosk) -> Done:
     """Keep a new enrolment link's hash for a station of the site, valid 15 minutes."""
-    station = scope.conn.execute(
-        select(STATIONS.c.id, STATIONS.c.name).where(
-            STATIONS.c.site_id == scope.site_id, STATIONS.c.code == enrol.station_code
-        )
-    ).first()
-    if station is None:
-        raise Refusal(
-            "unknown_station",
-            f"Poste inconnu : {enrol.station_code}",
-            f"unknown station {enrol.station_code!r}",
-        )
+    station = site_station(scope, enrol.station_code)
     expires_at = scope.now + ENROLMENT_VALID
     enrolment_id = scope.write(
         ENROLMENTS.insert().returning(ENROLMENTS.c.id),

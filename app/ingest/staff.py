@@ -6,6 +6,8 @@ slow and needs no lock); the event log records who did what, never a secret.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 
 from app.ingest.core import Done, Refusal, Scope, handles
@@ -15,6 +17,18 @@ from app.models import DeviceToken, StaffUser, Station, table_of
 USERS = table_of(StaffUser)
 TOKENS = table_of(DeviceToken)
 STATIONS = table_of(Station)
+
+
+def site_station(scope: Scope, code: str) -> Any:
+    """Return a station of the input's site by its code (id, name), or refuse it."""
+    station = scope.conn.execute(
+        select(STATIONS.c.id, STATIONS.c.name).where(
+            STATIONS.c.site_id == scope.site_id, STATIONS.c.code == code
+        )
+    ).first()
+    if station is None:
+        raise Refusal("unknown_station", f"Poste inconnu : {code}", f"unknown station {code!r}")
+    return station
 
 
 @handles(ChangePassword)
@@ -83,17 +97,7 @@ def create_token(scope: Scope, token: CreateToken) -> Done:
     """Store a new device token's hash, bound to a station of the site when asked."""
     station_id = None
     if token.station_code is not None:
-        station_id = scope.conn.execute(
-            select(STATIONS.c.id).where(
-                STATIONS.c.site_id == scope.site_id, STATIONS.c.code == token.station_code
-            )
-        ).scalar()
-        if station_id is None:
-            raise Refusal(
-                "unknown_station",
-                f"Poste inconnu : {token.station_code}",
-                f"unknown station {token.station_code!r}",
-            )
+        station_id = site_station(scope, token.station_code).id
     token_id = scope.write(
         TOKENS.insert().returning(TOKENS.c.id),
         {
