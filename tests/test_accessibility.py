@@ -8,7 +8,6 @@ The run leaves a screenshot of each page in ``test-artifacts/a11y-*.png``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.factories import MINIMAL_SCHOOL, Scanner, load_school, make_staff, make_token
+from tests.support.browser import launch_chromium, sync_api
 from tests.support.server import GunicornServer
-from tests.support.services import require
 
-try:
-    from playwright import sync_api
-except ImportError:  # reported by the fixture: a skip, or a failure in CI
-    sync_api = None  # type: ignore[assignment]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 AXE = (
     Path(__file__).resolve().parents[1] / "kiosk" / "static" / "vendor" / "axe-core" / "axe.min.js"
 )
@@ -89,14 +81,8 @@ class Pages:
 @pytest.fixture
 def pages(live_server: GunicornServer) -> Iterator[Pages]:
     """Debian's Chromium driving pages of the live server."""
-    require(sync_api is not None, "the playwright Python package", "pip install -e '.[dev]'")
-    require(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}", "apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield Pages(browser, live_server)
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        yield Pages(browser, live_server)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the board at 1920x1080 in ``test-artifacts/board.png``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,23 +18,9 @@ from app.models import utcnow
 from tests.board.conftest import HUGO, INES, LEA, LUCAS, finish_piece
 from tests.board.welding import WeldingStation
 from tests.factories import Scanner
+from tests.support.browser import launch_chromium, sync_api
 from tests.support.server import GunicornServer
-from tests.support.services import require
 
-try:
-    from playwright import sync_api
-except ImportError:  # reported by the browser fixture: a skip, or a failure in CI
-    sync_api = None  # type: ignore[assignment]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # The page polls every 2.5 s: a change must show within a couple of polls.
 SHOWS_WITHIN_MS = 8000
@@ -65,23 +50,12 @@ class Browser:
 @pytest.fixture
 def browser(live_server: GunicornServer) -> Iterator[Browser]:
     """Chromium (Debian's) showing the board at the wall screen's size, in Paris."""
-    require(
-        sync_api is not None,
-        "the playwright Python package",
-        "pip install -e '.[dev]' (browsers are not downloaded: Debian's chromium is used)",
-    )
-    require(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}", "apt-get install chromium")
-
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_chromium() as chromium:
         context = chromium.new_context(
             viewport={"width": 1920, "height": 1080}, locale="fr-FR", timezone_id="Europe/Paris"
         )
         watched = Browser(context.new_page(), live_server)
-        try:
-            yield watched
-        finally:
-            chromium.close()
+        yield watched
     assert watched.problems == []
 
 

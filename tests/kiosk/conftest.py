@@ -9,7 +9,6 @@ read, as a student does, and the database is what they count.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -22,23 +21,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, Station
+from tests.support.browser import launch_chromium, sync_api
 from tests.support.server import GunicornServer
-from tests.support.services import require
 
-try:
-    from playwright import sync_api
-except ImportError:  # reported by the fixture: a skip, or a failure in CI
-    sync_api = None  # type: ignore[assignment]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = ROOT / "kiosk" / "static" / "vendor" / "axe-core" / "axe.min.js"
@@ -205,18 +190,8 @@ class KioskBrowser:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, for one test (a Playwright kept across tests would stand in the way
     of the other browser tests' own, in the same process)."""
-    require(
-        sync_api is not None,
-        "the playwright Python package",
-        "pip install -e '.[dev]' (browsers are not downloaded: Debian's chromium is used)",
-    )
-    require(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}", "apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -43,15 +43,11 @@ from tests.kiosk.conftest import (
     kiosk_scans,
 )
 from tests.kiosk.test_scanning import answered, touched
+from tests.support.browser import sync_api
 from tests.support.mosquitto import INSTALL_HINT, MosquittoBroker
 from tests.support.server import GunicornServer
 from tests.support.services import require_binary
 from tests.support.worker import WorkerProcess
-
-try:
-    from playwright import sync_api
-except ImportError:  # the kiosks fixture reports it: a skip, or a failure in CI
-    sync_api = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[2]
 LUCAS, INES, LEA, HUGO = "B-0001", "B-0002", "B-0003", "B-0004"
