@@ -28,7 +28,14 @@ from app.extensions import db
 from app.ingest.events import ActivateKiosk, Actor, Origin
 from app.ingest.kiosks import LINK_UNKNOWN, LINK_USED
 from app.models import utcnow
-from app.read.kiosk import enrolment_site, kiosk_label, kiosk_state, present_at, student_page
+from app.read.kiosk import (
+    enrolment_site,
+    kiosk_label,
+    kiosk_state,
+    present_at,
+    station_in_view,
+    student_page,
+)
 from kiosk import admin, commands
 
 logger = logging.getLogger(__name__)
@@ -211,14 +218,21 @@ def student(student_code: str) -> Response:
     kiosk = kiosk_from_request()
     if kiosk is None or kiosk.station_id is None:
         return _unknown_kiosk()
-    described = _describe(kiosk.site_id, kiosk.station_id)
     session = db.session()
+    # Only the station on the kiosk's screen counts, not the rest of what it shows.
+    seen = station_in_view(
+        session,
+        kiosk.site_id,
+        kiosk.station_id,
+        utcnow(),
+        float(current_app.config["ATELIER_KIOSK_STATION_TIMEOUT_S"]),
+    )
     # A code no student has (and no database takes: NUL, control characters) is not here.
     well_formed = len(student_code) <= 40 and student_code.isprintable()
     if (
-        described is None
+        seen is None
         or not well_formed
-        or not present_at(session, kiosk.site_id, described["station"]["code"], student_code)
+        or not present_at(session, kiosk.site_id, seen[1]["code"], student_code)
     ):
         response = jsonify(
             {

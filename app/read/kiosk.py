@@ -274,23 +274,32 @@ def _welding(
     }
 
 
-def kiosk_state(
+def station_in_view(
     session: Session, site_id: int, kiosk_id: int, now: datetime, timeout_s: float
-) -> dict[str, Any] | None:
-    """Describe what the kiosk shows now: the station it works for and what comes next."""
+) -> tuple[dict[str, Any], dict[str, Any], int] | None:
+    """Return the kiosk's status, and the status and id of the station it shows now."""
     kiosk = next(iter(station_statuses(session, site_id, [kiosk_id])), None)
     if kiosk is None:
         return None
     acting = _acting_station(session, kiosk, kiosk_id, now, timeout_s)
-    station_id = kiosk_id
-    status = kiosk
     if acting is not None:
         target = session.execute(
             select(Station.id).where(Station.site_id == site_id, Station.code == acting)
         ).scalar()
         if target is not None:
-            station_id = target
-            status = station_statuses(session, site_id, [target])[0]
+            return kiosk, station_statuses(session, site_id, [target])[0], target
+    return kiosk, kiosk, kiosk_id
+
+
+def kiosk_state(
+    session: Session, site_id: int, kiosk_id: int, now: datetime, timeout_s: float
+) -> dict[str, Any] | None:
+    """Describe what the kiosk shows now: the station it works for and what comes next."""
+    seen = station_in_view(session, site_id, kiosk_id, now, timeout_s)
+    if seen is None:
+        return None
+    kiosk, status, station_id = seen
+    acting = status["code"] if station_id != kiosk_id else None
     shown = {
         key: status[key]
         for key in ("code", "name", "kind", "work_order", "operation", "piece", "help_since")
