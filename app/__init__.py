@@ -23,6 +23,8 @@ from app.extensions import (
 )
 from app.printing import bp as printing_bp
 from app.printing.commands import register as register_label_commands
+from app.printing.record_commands import register as register_record_commands
+from app.teacher import bp as teacher_bp
 from kiosk.pages import register as register_kiosk
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -59,11 +61,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(printing_bp)
+    app.register_blueprint(teacher_bp)
     register_kiosk(app)
     errors.register(app)
 
     cli.register(app)
     register_label_commands(app)
+    register_record_commands(app)
     i18n.register(app)  # after every command is registered: French help for them all
     _register_hooks(app)
     return app
