@@ -693,6 +693,8 @@ class Demo:
             f"│  Connexion enseignant  {url}/connexion",
             f"│    identifiant         {creds.teacher_email}",
             f"│    mot de passe        {password}",
+            f"│  Tablette enseignant   {url}/enseignant/  (pièces à évaluer, soudures à "
+            "attribuer, livrets)",
             "│",
             f"│  Courtier MQTT         {broker}",
             f"│  Jeton du simulateur   {creds.token}",
@@ -709,7 +711,9 @@ class Demo:
             "demo)",
             "└" + "─" * 79,
             "Les élèves badgent dans les secondes qui viennent ; les premières soudures leur "
-            "sont attribuées en moins d'une minute.",
+            "sont attribuées en moins d'une minute. Chaque journée simulée commence par une "
+            "soudure de réglage faite sans élève badgé : elle attend d'être attribuée depuis "
+            "la tablette.",
             "Ctrl-C pour tout arrêter.",
             "",
         )

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,6 +72,10 @@ class ShiftSettings:
     pieces_per_order: int | None = None
     # Piece labels kept for someone else: skipped when labels are allocated.
     reserved_labels: frozenset[str] = frozenset()
+    # Welds the maître pro strikes in the morning on scrap to set a station up, before
+    # any student is badged in there: they reach the server unattributed, for a teacher
+    # to assign or leave (0 for none).
+    setup_welds: int = 1
 
     def __post_init__(self) -> None:
         if self.speed <= 0 or self.day_s <= 0:
@@ -114,6 +118,8 @@ class ShiftPlan:
     actions: tuple[ShiftAction, ...]
     pieces: dict[str, tuple[str, ...]]
     blocked_steps: tuple[str, ...] = ()
+    # Welds made with nobody badged in at their station (see ShiftSettings.setup_welds).
+    setup_welds: tuple[ShiftAction, ...] = ()
 
     def for_student(self, student_id: str) -> list[ShiftAction]:
         """Return one student's actions in order."""
@@ -252,7 +258,47 @@ def plan_shift(school: School, settings: ShiftSettings) -> ShiftPlan:
         actions=tuple(actions),
         pieces=labels,
         blocked_steps=tuple(blocked),
+        setup_welds=_setup_welds(school, settings, actions, rng),
     )
+
+
+SETUP_MARGIN_S = 600.0
+
+
+def _setup_welds(
+    school: School,
+    settings: ShiftSettings,
+    actions: Sequence[ShiftAction],
+    rng: random.Random,
+) -> tuple[ShiftAction, ...]:
+    """Plan the morning's setup welds at the stations students reach last.
+
+    A setup weld starts at the day's first second and ends well before the first badge-in
+    at its station, so the server cannot find anyone to give it to.
+    """
+    first_badge: dict[str, float] = {}
+    for action in actions:
+        if action.note == "badge_in":
+            first_badge.setdefault(action.station, action.at_s)
+    candidates = sorted(
+        (s for s in school.welding_stations if s.mqtt_device is not None),
+        key=lambda s: (-first_badge.get(s.code, float("inf")), s.code),
+    )
+    welds: list[ShiftAction] = []
+    for station in candidates[: settings.setup_welds]:
+        arc_s = round(rng.uniform(*settings.arc_real_s), 1)
+        if first_badge.get(station.code, float("inf")) < arc_s * settings.speed + SETUP_MARGIN_S:
+            continue
+        process = station.process_hint or "135"
+        wps = school.default_wps(process)
+        order = WeldOrder(
+            device=str(station.mqtt_device),
+            process=process,
+            limits=wps.limits if wps else None,
+            arc_s=arc_s,
+        )
+        welds.append(ShiftAction(0.0, "", station.code, "weld", weld=order))
+    return tuple(welds)
 
 
 WAIT_WHEN_BUSY_S = 300.0
@@ -559,6 +605,12 @@ class ShiftRunner:
             )
             for student in self.plan.students
         ]
+        if self.plan.setup_welds:
+            threads.append(
+                threading.Thread(
+                    target=self._play_setup, args=(started_mono_s,), name="setup", daemon=True
+                )
+            )
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -594,6 +646,13 @@ class ShiftRunner:
             # everything stops at once the server may be gone already, and the next day
             # begins by badging out whoever was left.
             self._scan(ACTION_BADGE_OUT, badged_at, give_up=self.stop)
+
+    def _play_setup(self, started_mono_s: float) -> None:
+        for action in self.plan.setup_welds:
+            due_s = started_mono_s + action.at_s / self.plan.settings.speed - time.monotonic()
+            if (due_s > 0 and self.stop.wait(due_s)) or self.stop.is_set():
+                break
+            self._weld(action)
 
     def _scan(self, code: str, station: str, give_up: threading.Event | None = None) -> None:
         # `stop` is not passed on during the day: a scan under way ends on its own.

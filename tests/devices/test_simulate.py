@@ -1062,6 +1062,20 @@ def test_the_same_seed_plans_the_same_day():
     assert plan_shift(school, ShiftSettings(seed=9)) != plan_shift(school, ShiftSettings(seed=10))
 
 
+def test_the_morning_setup_weld_ends_before_anyone_badges_in_at_its_station():
+    school = load_school(MINIMAL_SCHOOL)
+    plan = plan_shift(school, ShiftSettings(seed=3))
+    assert plan.setup_welds, "a welding station is free at the start of the day"
+    for setup in plan.setup_welds:
+        assert setup.weld is not None and setup.student_id == ""
+        first_in = min(
+            (a.at_s for a in plan.actions if a.note == "badge_in" and a.station == setup.station),
+            default=float("inf"),
+        )
+        assert setup.at_s + setup.weld.arc_s * plan.settings.speed < first_in
+    assert not plan_shift(school, ShiftSettings(seed=3, setup_welds=0)).setup_welds
+
+
 def test_arcs_take_real_time_in_the_compressed_day():
     school = load_school(MINIMAL_SCHOOL)
     plan = plan_shift(school, ShiftSettings(seed=2, speed=40.0))
@@ -1106,6 +1120,7 @@ def test_shift_runner_plays_the_scans_in_order_and_welds_on_the_stations(broker)
             for station in stations.values():
                 station.close()
         planned_welds = sum(1 for a in plan.actions if a.weld is not None)
+        planned_welds += len(plan.setup_welds)
         ends = rec.wait_for(
             lambda ms: sum(b'"arc_end"' in m.payload for m in ms) >= planned_welds, 10
         )
