@@ -10,9 +10,11 @@ from app.ingest import (  # noqa: F401  (register handlers)
     day,
     kiosks,
     labels,
+    records,
     reviews,
     scans,
     school,
+    sessions,
     staff,
     welds,
 )

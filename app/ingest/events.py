@@ -8,6 +8,7 @@ event log keeps of the input: never a secret (a password, a token, their hashes)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -396,3 +397,113 @@ class DayClose:
     def payload(self) -> dict[str, Any]:
         """Return which day, closed at which instant."""
         return {"day": self.day.isoformat(), "closes_at": iso(self.closes_at)}
+
+
+# -- the teacher's records (issue 10) ---------------------------------------------------------
+
+# How a student felt a run went, and the rules of a current level (as app.models.records).
+FEELINGS = ("difficile", "moyen", "facile")
+MASTERY_RULES = ("latest", "recent")
+
+
+@dataclass(frozen=True)
+class SelfAssess:
+    """A student says, at the kiosk after A-FIN, how their run of a piece's step went.
+
+    It refers to the student's latest finished run of that step; a second answer for the
+    same run replaces the first (both stay in the event log).
+    """
+
+    KIND: ClassVar[str] = "record.self"
+    piece_code: str
+    step: int
+    student_code: str
+    feeling: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return which piece, step and student, and how it went."""
+        return {
+            "piece": self.piece_code,
+            "step": self.step,
+            "student": self.student_code,
+            "feeling": self.feeling,
+        }
+
+
+@dataclass(frozen=True)
+class SetLevel:
+    """A teacher sets a student's current level of a competency by hand, with a reason."""
+
+    KIND: ClassVar[str] = "record.level"
+    student_code: str
+    competency: str  # framework:code
+    level: str
+    reason: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return the level as the teacher set it, and why."""
+        return {
+            "student": self.student_code,
+            "competency": self.competency,
+            "level": self.level,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SetMasteryRule:
+    """The site's rule for a competency's current level: ``latest``, or ``recent`` over N."""
+
+    KIND: ClassVar[str] = "record.rule"
+    kind: str
+    n: int
+
+    def payload(self) -> dict[str, Any]:
+        """Return the rule."""
+        return {"kind": self.kind, "n": self.n}
+
+
+@dataclass(frozen=True)
+class ConfirmContinuity:
+    """A teacher signs a student's 6-monthly ISO 9606-1 confirmation of a process/position."""
+
+    KIND: ClassVar[str] = "record.confirm"
+    student_code: str
+    process: str
+    position: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return whose continuity, for which process and position."""
+        return {"student": self.student_code, "process": self.process, "position": self.position}
+
+
+@dataclass(frozen=True)
+class AttachPhoto:
+    """A photo of a piece (never of a person), taken with the tablet, for its review."""
+
+    KIND: ClassVar[str] = "piece.photo"
+    piece_code: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+    def payload(self) -> dict[str, Any]:
+        """Return the piece and the photo's digest and size (never the bytes)."""
+        return {
+            "piece": self.piece_code,
+            "media_type": self.media_type,
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+            "size": len(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """A student's record was exported (PDF or CSV): kept for the audit log only."""
+
+    KIND: ClassVar[str] = "record.export"
+    student_code: str
+    fmt: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return whose record, in which format."""
+        return {"student": self.student_code, "format": self.fmt}

@@ -52,6 +52,18 @@ from app.models.production import (
     operation_code,
     operation_type_competencies,
 )
+from app.models.records import (
+    CONTINUITY_MONTHS,
+    FEELINGS,
+    MASTERY_RULES,
+    ContinuityConfirmation,
+    LevelOverride,
+    ReviewPhoto,
+    SelfAssessment,
+    months_after,
+    months_before,
+)
+from app.models.sessions import REVOKE_REASONS, SignInFailure, StaffSession
 from app.models.sites import Site
 from app.models.types import UtcDateTime, iso, parse_timestamp, safe_text, table_of, utcnow
 from app.models.welding import (
@@ -71,10 +83,14 @@ from app.models.welding import (
 __all__ = [
     "ACTOR_KINDS",
     "ASSESSMENT_LEVELS",
+    "CONTINUITY_MONTHS",
     "CREDENTIAL_KINDS",
+    "FEELINGS",
     "KIOSK",
     "KIOSK_CREDENTIAL",
+    "MASTERY_RULES",
     "PIECE_STATUSES",
+    "REVOKE_REASONS",
     "ROLES",
     "RUN_STATUSES",
     "STATION_KINDS",
@@ -87,6 +103,7 @@ __all__ = [
     "Badge",
     "Base",
     "Competency",
+    "ContinuityConfirmation",
     "Customer",
     "DeviceBoot",
     "DeviceStatus",
@@ -97,6 +114,7 @@ __all__ = [
     "Habilitation",
     "KioskEnrolment",
     "LabelBatch",
+    "LevelOverride",
     "MqttOutbox",
     "Operation",
     "OperationRun",
@@ -105,10 +123,14 @@ __all__ = [
     "PieceReview",
     "PieceSerial",
     "Presence",
+    "ReviewPhoto",
     "RunInterval",
     "RunParticipant",
+    "SelfAssessment",
     "SeqGap",
+    "SignInFailure",
     "Site",
+    "StaffSession",
     "StaffUser",
     "Station",
     "StationContext",
@@ -126,6 +148,8 @@ __all__ = [
     "holds_on",
     "iso",
     "lapsed_on",
+    "months_after",
+    "months_before",
     "operation_code",
     "operation_type_competencies",
     "operation_type_requirements",

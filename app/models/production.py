@@ -335,7 +335,8 @@ class RunParticipant(Base):
     __tablename__ = "run_participants"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("operation_runs.id"), primary_key=True)
-    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True)
+    # The key starts with the run: a student's hours and pieces need their own index.
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True, index=True)
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
 

@@ -1,0 +1,1 @@
+"""Tests of the teacher's records (livret): levels, gaps, hours, welding, continuity."""
