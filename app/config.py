@@ -70,6 +70,8 @@ class Config:
     # Students badged in at a kiosk with no operation running are badged out after this
     # many minutes without a scan or a touch (0: never).
     KIOSK_IDLE_MINUTES: int = 10
+    # A staff session on a shared tablet ends after this many minutes without a request.
+    STAFF_IDLE_MINUTES: int = 30
     # Whether a kiosk reads its instructions aloud until someone switches it there.
     KIOSK_SPEECH: bool = False
     # The school's closing time (local): every run still open is paused then.
@@ -108,6 +110,7 @@ class Config:
             EXTRA_PIECES=number("ATELIER_EXTRA_PIECES", 2),
             PUBLIC_URL=(env.get("ATELIER_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
             KIOSK_IDLE_MINUTES=number("ATELIER_KIOSK_IDLE_MINUTES", 10),
+            STAFF_IDLE_MINUTES=number("ATELIER_STAFF_IDLE_MINUTES", 30),
             KIOSK_SPEECH=flag("ATELIER_KIOSK_SPEECH", False),
             CLOSING_TIME=parse_closing_time(env.get("ATELIER_CLOSING_TIME")),
         )
@@ -134,6 +137,7 @@ class Config:
             "ATELIER_EXTRA_PIECES": self.EXTRA_PIECES,
             "ATELIER_PUBLIC_URL": self.PUBLIC_URL,
             "ATELIER_KIOSK_IDLE_MINUTES": self.KIOSK_IDLE_MINUTES,
+            "ATELIER_STAFF_IDLE_MINUTES": self.STAFF_IDLE_MINUTES,
             "ATELIER_KIOSK_SPEECH": self.KIOSK_SPEECH,
             "ATELIER_CLOSING_TIME": self.CLOSING_TIME,
             "DEBUG": self.DEBUG,
