@@ -22,4 +22,4 @@ def health() -> Any:
     return jsonify({"status": "ok"})
 
 
-from app.api import read, scans  # noqa: E402,F401  (routes register on the blueprint)
+from app.api import read, reviews, scans  # noqa: E402,F401  (routes register on the blueprint)

@@ -366,6 +366,282 @@ SCHEMAS: dict[str, Any] = {
 }
 
 READ_SECURITY: list[dict[str, list[str]]] = [{"deviceToken": []}, {"teacherSession": []}]
+# Section 8: a signed-in teacher or administrator only (device tokens and kiosks: 403).
+STAFF_SECURITY: list[dict[str, list[str]]] = [{"teacherSession": []}]
+CSRF_HEADER = {
+    "name": "X-CSRFToken",
+    "in": "header",
+    "required": False,
+    "description": "The CSRF token of the session (every staff page has it in "
+    '<meta name="csrf-token">); required with the session cookie.',
+    "schema": {"type": "string", "maxLength": 200},
+}
+LEVELS = ["NE", "ABS", "1", "2", "3", "4"]
+VERDICTS = ["conforme", "a_reprendre", "rebut"]
+
+SCHEMAS.update(
+    {
+        "ReviewQueue": {
+            "type": "object",
+            "required": ["count", "pieces"],
+            "properties": {
+                "count": {"type": "integer", "description": "All the pieces awaiting review."},
+                "pieces": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "work_order", "students", "completed_at", "stations"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "work_order": {
+                                "type": "object",
+                                "required": ["number", "product"],
+                                "properties": {
+                                    "number": {"type": "string"},
+                                    "product": {"type": "string"},
+                                },
+                            },
+                            "students": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["code", "display_name"],
+                                    "properties": {
+                                        "code": {"type": "string"},
+                                        "display_name": {"type": "string"},
+                                    },
+                                },
+                            },
+                            "completed_at": TIMESTAMP,
+                            "stations": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
+        "ReviewRequest": {
+            "type": "object",
+            "required": ["verdict"],
+            "additionalProperties": False,
+            "properties": {
+                "verdict": {
+                    "type": "string",
+                    "enum": VERDICTS,
+                    "description": "The customer verdict (any other: 422).",
+                },
+                "assessments": {
+                    "type": "array",
+                    "maxItems": 200,
+                    "items": {
+                        "type": "object",
+                        "required": ["student", "competency", "level"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "student": {"type": "string", "minLength": 1, "maxLength": 40},
+                            "competency": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 80,
+                                "description": "framework:code, evidenced by the piece for "
+                                "that student (else 422).",
+                            },
+                            "level": {"type": "string", "enum": LEVELS},
+                            "comment": {"type": ["string", "null"], "maxLength": 500},
+                        },
+                    },
+                },
+            },
+        },
+        "WeldList": {
+            "type": "object",
+            "required": ["welds"],
+            "properties": {"welds": {"type": "array", "items": _ref("Weld")}},
+        },
+        "WeldAssignment": {
+            "type": "object",
+            "required": ["piece", "step", "students"],
+            "additionalProperties": False,
+            "properties": {
+                "piece": {"type": "string", "minLength": 1, "maxLength": 40},
+                "step": {"type": "integer", "minimum": 1, "maximum": 9999},
+                "students": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 20,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 40},
+                },
+            },
+        },
+        "WeldAssigned": {
+            "type": "object",
+            "required": ["status", "message", "weld"],
+            "properties": {
+                "status": {"const": "accepted"},
+                "message": {"type": "string"},
+                "weld": _ref("Weld"),
+            },
+        },
+    }
+)
+
+
+def _path_id(description: str) -> dict[str, Any]:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _staff_errors(*extra: tuple[str, str]) -> dict[str, Any]:
+    responses = {
+        "401": _error_response("Not signed in."),
+        "403": _error_response(
+            "A device token or a kiosk credential (staff only), or no valid CSRF token."
+        ),
+    }
+    responses.update({status: _error_response(text) for status, text in extra})
+    return responses
+
+
+def _record_export(fmt: str, media_type: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": f"getRecord{fmt.capitalize()}",
+            "summary": f"A student's record (livret) as {fmt.upper()}; the export is audited.",
+            "security": STAFF_SECURITY,
+            "parameters": [_path_id("The student's id (E…).")],
+            "responses": {
+                "200": {
+                    "description": f"The record, as an attachment ({fmt.upper()}).",
+                    "content": {media_type: {"schema": {"type": "string"}}},
+                },
+                **_staff_errors(("404", "Unknown student."), ("503", "Database busy.")),
+            },
+        }
+    }
+
+
+STAFF_PATHS: dict[str, Any] = {
+    "/reviews": {
+        "get": {
+            "operationId": "getReviews",
+            "summary": "Pieces awaiting review, newest first.",
+            "security": STAFF_SECURITY,
+            "parameters": [
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": description,
+                    "schema": {"type": "string", "maxLength": 80},
+                }
+                for name, description in (
+                    ("student", "Only pieces a student worked on (their id)."),
+                    ("work_order", "Only pieces of a work order (OF-YYYY-NNNN)."),
+                    ("station", "Only pieces worked on at a station (ST-…)."),
+                )
+            ]
+            + [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The queue.",
+                    "content": {"application/json": {"schema": _ref("ReviewQueue")}},
+                },
+                **_staff_errors(("400", "Bad filter.")),
+            },
+        }
+    },
+    "/pieces/{code}/review": {
+        "post": {
+            "operationId": "postReview",
+            "summary": "Record a finished piece's customer verdict and its students' levels.",
+            "description": "A later review supersedes an earlier one; both are kept, and the "
+            "audit log has every change. A level for a competency the piece did not evidence "
+            "for that student, an unknown level or verdict: 422 and nothing changed.",
+            "security": STAFF_SECURITY,
+            "parameters": [
+                {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}},
+                CSRF_HEADER,
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ReviewRequest")}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The piece as GET /pieces/{code} now shows it.",
+                    "content": {"application/json": {"schema": _ref("Piece")}},
+                },
+                **_staff_errors(
+                    ("400", "Malformed JSON or fields."),
+                    ("404", "Unknown piece."),
+                    ("409", "The piece is not finished (still in production)."),
+                    ("422", "Unknown verdict or level, or a competency not evidenced."),
+                    ("503", "Database busy: retry."),
+                ),
+            },
+        }
+    },
+    "/welds": {
+        "get": {
+            "operationId": "getWelds",
+            "summary": "Welds no run was active for, newest first.",
+            "security": STAFF_SECURITY,
+            "parameters": [
+                {
+                    "name": "unattributed",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The welds.",
+                    "content": {"application/json": {"schema": _ref("WeldList")}},
+                },
+                **_staff_errors(("400", "unattributed=true missing.")),
+            },
+        }
+    },
+    "/welds/{id}/assign": {
+        "post": {
+            "operationId": "assignWeld",
+            "summary": "Attribute an unattributed weld (evidence as if attributed live).",
+            "security": STAFF_SECURITY,
+            "parameters": [_path_id("The weld id."), CSRF_HEADER],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("WeldAssignment")}},
+            },
+            "responses": {
+                "200": {
+                    "description": "Attributed.",
+                    "content": {"application/json": {"schema": _ref("WeldAssigned")}},
+                },
+                **_staff_errors(
+                    ("400", "Malformed JSON or fields."),
+                    ("404", "Unknown weld, or no such operation started on the piece."),
+                    ("409", "The weld is already attributed."),
+                    ("422", "Unknown students."),
+                    ("503", "Database busy: retry."),
+                ),
+            },
+        }
+    },
+    "/students/{id}/record.pdf": _record_export("pdf", "application/pdf"),
+    "/students/{id}/record.csv": _record_export("csv", "text/csv"),
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -493,6 +769,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **STAFF_PATHS,
             "/health": {
                 "get": {
                     "operationId": "health",

@@ -65,7 +65,7 @@ class French:
 ATELIER: dict[str, French] = {
     "": French(
         "Commandes d'Atelier : données de l'école, jetons des appareils, comptes du "
-        "personnel, réception MQTT, impressions et base de données."
+        "personnel, réception MQTT, impressions, livrets et base de données."
     ),
     "data": French("Importer ou exporter les données de l'école (YAML)."),
     "data import": French(
@@ -173,6 +173,15 @@ ATELIER: dict[str, French] = {
     "labels stations": French(
         "Écrire une étiquette par poste du site, avec son nom (PDF).",
         metavars={"stock_name": "SUPPORT", "output": "FICHIER"},
+    ),
+    "record": French("Les livrets des élèves (compétences, heures, soudage)."),
+    "record export": French(
+        "Écrire le livret d'un ÉLÈVE (son code, E…) en PDF ou en CSV.\n\n"
+        "Pour chaque compétence de son référentiel : le niveau actuel et son historique avec "
+        "les pièces, puis les heures par type d'opération, le soudage par procédé et position "
+        "et la qualification de soudeur. L'export est inscrit au journal d'audit. Le CSV "
+        "(séparateur « ; », UTF-8 avec BOM) s'ouvre tel quel dans un tableur français.",
+        metavars={"student": "ÉLÈVE", "output": "FICHIER"},
     ),
 }
 
