@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,13 +22,20 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.auth.tokens import KIOSK_COOKIE, clear_cache, hash_token, kiosk_from_request, new_token
+from app.auth.tokens import (
+    KIOSK_COOKIE,
+    clear_cache,
+    cross_site,
+    hash_token,
+    kiosk_from_request,
+    new_token,
+)
 from app.boundary import submit
 from app.db import DatabaseBusy
-from app.extensions import db
-from app.ingest.events import ActivateKiosk, Actor, Origin
+from app.extensions import csrf, db
+from app.ingest.events import ActivateKiosk, Actor, Origin, SelfAssess
 from app.ingest.kiosks import LINK_UNKNOWN, LINK_USED
-from app.models import utcnow
+from app.models import safe_text, utcnow
 from app.read.kiosk import (
     enrolment_site,
     kiosk_label,
@@ -251,8 +259,114 @@ def student(student_code: str) -> Response:
     return _private(jsonify(page_data))
 
 
+# The student's own word after A-FIN (« Comment ça s'est passé ? »), as the page sends it.
+FEELINGS = ("difficile", "moyen", "facile")
+MAX_EVENT_ID = 80
+MAX_CODE = 40
+STATUS_CODES = {"accepted": 201, "duplicate": 200, "rejected": 422, "conflict": 409}
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = jsonify({"status": "error", "error": {"code": code, "message": message}})
+    response.status_code = status
+    return _private(response)
+
+
+def _field(body: dict[str, Any], key: str, max_len: int) -> str | None:
+    """Return a required short printable text of the body, or None if it is not one."""
+    value = body.get(key)
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        return None
+    if not value.isprintable() or safe_text(value) != value:
+        return None
+    return value
+
+
+def feeling_from_body(body: Any) -> tuple[str, SelfAssess] | str:
+    """Turn the page's JSON into (event id, event), or say in French what is wrong."""
+    if not isinstance(body, dict):
+        return "le corps doit être un objet JSON"
+    event_id = _field(body, "event_id", MAX_EVENT_ID)
+    if event_id is None:
+        return "le champ « event_id » manque ou n'est pas un identifiant"
+    piece = _field(body, "piece", MAX_CODE)
+    student = _field(body, "student", MAX_CODE)
+    if piece is None or student is None:
+        return "les champs « piece » et « student » doivent être des codes"
+    step = body.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 < step < 1_000_000:
+        return "le champ « step » doit être un numéro d'étape"
+    feeling = body.get("feeling")
+    if feeling not in FEELINGS:
+        return f"le champ « feeling » doit valoir {', '.join(FEELINGS)}"
+    return event_id, SelfAssess(
+        piece_code=piece, step=step, student_code=student, feeling=str(feeling)
+    )
+
+
+@bp.post("/ressenti")
+def feeling() -> Response:
+    """Record how a student badged in here felt the step they just finished went.
+
+    Under the kiosk's credential and the same guards as its scans (its header, same
+    origin); the page's event id is the input's key, so a retry records nothing twice.
+    Answers 201, 200 (duplicate), 400, 401, 403, 409, 422 or 503, in French.
+    """
+    kiosk = kiosk_from_request()
+    if kiosk is None or kiosk.station_id is None:
+        return _unknown_kiosk()
+    if cross_site(kiosk):
+        return _error(403, "forbidden", "Refusé : cette demande ne vient pas de la borne.")
+    try:
+        parsed = feeling_from_body(json.loads(request.get_data(cache=True)))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = "le corps n'est pas du JSON valide"
+    if isinstance(parsed, str):
+        return _error(400, "bad_request", f"Ressenti invalide : {parsed}.")
+    event_id, answer = parsed
+    session = db.session()
+    seen = station_in_view(
+        session,
+        kiosk.site_id,
+        kiosk.station_id,
+        utcnow(),
+        float(current_app.config["ATELIER_KIOSK_STATION_TIMEOUT_S"]),
+    )
+    # Only a student badged in at the station on the screen answers for themselves here.
+    if seen is None or not present_at(session, kiosk.site_id, seen[1]["code"], answer.student_code):
+        return _error(403, "not_here", "Badge-toi d'abord à ce poste pour donner ton ressenti.")
+    canonical = json.dumps(answer.payload(), sort_keys=True, ensure_ascii=True)
+    origin = Origin(
+        site_id=kiosk.site_id,
+        channel="http",
+        key=f"ressenti:{event_id}",
+        actor=Actor("kiosk", kiosk.name, device_token_id=kiosk.token_id),
+        received_at=utcnow(),
+        body_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+    )
+    try:
+        outcome = submit(origin, answer, answer={"event_id": event_id})
+    except DatabaseBusy:
+        response = _error(503, "unavailable", "Le serveur est occupé : réessaie dans un instant.")
+        response.headers["Retry-After"] = "1"
+        return response
+    body = dict(outcome.body)
+    if outcome.status == "conflict":
+        body = {
+            "event_id": event_id,
+            "status": "rejected",
+            "error": {"code": "conflict", "message": "Ce numéro a déjà servi pour un autre envoi."},
+        }
+    response = jsonify(body)
+    response.status_code = STATUS_CODES.get(outcome.status, 500)
+    return _private(response)
+
+
 def register(app: Flask) -> None:
     """Add the kiosk's pages, its administration page and its commands to the application."""
     app.register_blueprint(bp)
+    # The scans' guard instead of a form's token: SameSite=Strict cookie, kiosk header,
+    # same origin (``cross_site``).
+    csrf.exempt(feeling)
     app.register_blueprint(admin.bp)
     commands.register(app)

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     KIOSK_CREDENTIAL,
+    Competency,
     DeviceToken,
     Event,
+    Framework,
     KioskEnrolment,
     Operation,
     OperationRun,
@@ -42,6 +44,7 @@ from app.models import (
 )
 from app.read.board import local_day_bounds, workshop_timezone
 from app.read.portfolio import student_portfolio
+from app.read.records import current_levels
 from app.read.stations import station_statuses
 from app.read.wording import LEVEL_WORDS, NBSP, fr_number
 
@@ -347,10 +350,33 @@ def _week_start(now: datetime) -> datetime:
     return start - timedelta(days=now.astimezone(zone).weekday())
 
 
+def _current_levels(session: Session, site_id: int, student_code: str) -> dict[str, str]:
+    """Return a student's current level by competency id (``"cap-rics:C5"``), if any."""
+    student_id = session.execute(
+        select(Student.id).where(Student.site_id == site_id, Student.code == student_code)
+    ).scalar()
+    if student_id is None:
+        return {}
+    by_id = current_levels(session, student_id)
+    if not by_id:
+        return {}
+    rows = session.execute(
+        select(Competency.id, Competency.code, Framework.code.label("framework"))
+        .join(Framework, Framework.id == Competency.framework_id)
+        .where(Competency.id.in_(list(by_id)))
+    ).all()
+    return {f"{row.framework}:{row.code}": by_id[row.id] for row in rows}
+
+
 def student_page(
     session: Session, site_id: int, student_code: str, now: datetime
 ) -> dict[str, Any] | None:
-    """Describe a student's own week of pieces and their competencies, for the kiosk."""
+    """Describe a student's own week of pieces and their competencies, for the kiosk.
+
+    Of the record, only what the student may read at the kiosk: each competency's current
+    level and the teacher's latest comment, for the badged-in student alone (the caller
+    checks the presence).
+    """
     portfolio = student_portfolio(session, site_id, student_code)
     if portfolio is None:
         return None
@@ -390,17 +416,20 @@ def student_page(
         }
         for row in rows
     ]
+    levels = _current_levels(session, site_id, student_code)
     competencies = []
     for item in portfolio["competencies"]:
         latest = item["latest_assessment"]
+        level = levels.get(item["code"])
         competencies.append(
             {
                 "code": item["code"].split(":", 1)[-1],
                 "title": item["title"],
                 "evidence": item["evidence_count"],
-                "level": LEVEL_WORDS.get(latest["level"]) if latest else None,
+                # The current level under the school's rule (or the teacher's own setting),
+                # and the teacher's latest comment: nothing else of the record.
+                "level": LEVEL_WORDS.get(level) if level is not None else None,
                 "comment": latest["comment"] if latest else None,
-                "by": latest["by"] if latest else None,
             }
         )
     student = portfolio["student"]

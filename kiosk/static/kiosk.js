@@ -3,7 +3,7 @@
 // Everything a student reads comes from the server (French) or is written here in French.
 
 import { createWedge, optionsFrom } from "./wedge.js";
-import { openOutbox } from "./outbox.js";
+import { mintEventId, openOutbox } from "./outbox.js";
 import { playQueued, playRefusal, playSuccess, unlockOnGesture, voice } from "./feedback.js";
 
 const body = document.body;
@@ -24,6 +24,9 @@ const RELOAD_KEY = "atelier.borne.rechargement";
 const RELOAD_EVERY_MS = 5000;
 const IDLE_SENTENCE = "Badge-toi pour commencer";
 const NO_NETWORK_SENTENCE = "Pas de réseau. Tes scans sont gardés.";
+const DOUBLE_TAP_MS = 800; // a gloved tap can land twice: one press per button per 800 ms
+const FEELING_MS = 20000; // « Comment ça s'est passé ? » goes away by itself after this
+const FEELING_TRIES = 3;
 
 const state = {
   etat: null,
@@ -62,6 +65,7 @@ const el = {
   whoami: $("whoami"), whoamiNames: $("whoami-names"),
   pauseIcon: $("pause-icon"), pauseText: $("pause-text"),
   panel: $("student-panel"), panelTitle: $("panel-title"), panelBody: $("panel-body"), panelClose: $("panel-close"),
+  feeling: $("feeling"), feelingTitle: $("feeling-title"), feelingChoices: $("feeling-choices"), feelingSkip: $("feeling-skip"),
 };
 
 // ---- Small DOM helpers (text only: nothing from the server is ever parsed as HTML) -----
@@ -325,6 +329,7 @@ function render() {
   renderRun(st);
   renderWelding(st);
   renderStudents(students);
+  rememberRun(st, students);
 
   // Pause button: A-PAUSE pauses a running operation and resumes a paused one.
   const paused = st.run && st.run.status === "paused";
@@ -614,6 +619,155 @@ function skillsView(data) {
   return wrap;
 }
 
+// ---- After A-FIN: « Comment ça s'est passé ? » -------------------------------------------
+// Asked of each student badged in (first names), one tap each, skippable: « Passer », the
+// next scan, or FEELING_MS without a tap close it. Each answer is posted once to
+// /borne/ressenti with an id minted here: a retry records nothing twice.
+
+let lastRun = null; // {piece, step, students: [{id, name}]} of the run last seen going on
+
+function rememberRun(st, students) {
+  const run = st.run;
+  const step = run && typeof run.operation === "object" && run.operation ? run.operation.step : null;
+  if (run && run.piece && Number.isInteger(step) && students.length) {
+    lastRun = { piece: run.piece, step, students: students.map((s) => ({ id: s.id, name: s.name })) };
+  }
+}
+
+const feeling = {
+  timeoutMs: FEELING_MS,
+  queue: [], // [{piece, step, student: {id, name}}]
+  shownAt: 0,
+  timer: null,
+  sent: [], // what was posted, for the tests: [{event_id, student, feeling, status}]
+};
+
+// What the A-FIN answer says of the run it finished, or what the page saw of it.
+function finishedRun(answer) {
+  const body = answer.body || {};
+  const run = body.run || body.finished || null;
+  if (run && run.piece && Number.isInteger(run.step) && Array.isArray(run.students)) {
+    return run;
+  }
+  return lastRun;
+}
+
+function askFeelings(answer) {
+  const run = finishedRun(answer);
+  if (!run || !run.students.length) {
+    return;
+  }
+  feeling.queue = run.students.map((student) => ({ piece: run.piece, step: run.step, student }));
+  lastRun = null;
+  showFeeling();
+}
+
+function showFeeling() {
+  clearTimeout(feeling.timer);
+  const next = feeling.queue[0];
+  if (!next) {
+    closeFeeling();
+    return;
+  }
+  // Team work: the name says whose turn it is. Alone too: the kiosk speaks to one person.
+  setText(el.feelingTitle, `${next.student.name}, comment ça s'est passé\u00a0?`);
+  el.feeling.dataset.student = next.student.id;
+  el.feeling.dataset.armed = "0";
+  show(el.feeling, true);
+  feeling.shownAt = Date.now();
+  // The tap that finished the run, landing twice, is not an answer.
+  setTimeout(() => {
+    if (el.feeling.dataset.student === next.student.id && !el.feeling.hidden) {
+      el.feeling.dataset.armed = "1";
+    }
+  }, DOUBLE_TAP_MS);
+  feeling.timer = setTimeout(closeFeeling, feeling.timeoutMs);
+  if (state.voiceOn) {
+    voice.say(`${next.student.name}, comment ça s'est passé ? Difficile, moyen ou facile ?`);
+  }
+}
+
+function closeFeeling() {
+  clearTimeout(feeling.timer);
+  feeling.queue = [];
+  if (!el.feeling.hidden) {
+    show(el.feeling, false);
+  }
+  delete el.feeling.dataset.student;
+  el.feeling.dataset.armed = "0";
+}
+
+function nextFeeling() {
+  feeling.queue.shift();
+  showFeeling();
+}
+
+async function postFeeling(item, word) {
+  const body = {
+    event_id: mintEventId(cfg.stationCode),
+    piece: item.piece,
+    step: item.step,
+    student: item.student.id,
+    feeling: word,
+  };
+  const record = { event_id: body.event_id, student: body.student, feeling: word, status: 0 };
+  feeling.sent.push(record);
+  for (let attempt = 1; attempt <= FEELING_TRIES; attempt += 1) {
+    let status = 0;
+    let json = null;
+    try {
+      const response = await fetch(cfg.ressentiUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "Content-Type": "application/json", "X-Atelier-Borne": "1", Accept: "application/json" },
+        body: JSON.stringify(body),
+      });
+      status = response.status;
+      json = await response.json().catch(() => null);
+    } catch (error) {
+      status = 0;
+    }
+    record.status = status;
+    if (status === 401) {
+      unauthorized();
+      return;
+    }
+    if (status !== 0 && status !== 429 && status < 500) {
+      const message = json?.message || json?.error?.message;
+      if (message) {
+        state.feedback = { message, ok: status < 300, error: json?.error?.code || "", at: Date.now(), code: "" };
+        renderStatus();
+      }
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+  }
+  console.warn("borne: ressenti non envoyé");
+}
+
+function onFeelingClick(event) {
+  const button = event.target.closest("button");
+  if (!button || el.feeling.hidden) {
+    return;
+  }
+  if (event.detail > 0) {
+    button.blur();
+  }
+  if (button === el.feelingSkip) {
+    nextFeeling();
+    return;
+  }
+  const word = button.dataset.feeling;
+  const item = feeling.queue[0];
+  if (!word || !item || Date.now() - feeling.shownAt < DOUBLE_TAP_MS) {
+    return;
+  }
+  markActivity();
+  postFeeling(item, word);
+  nextFeeling();
+}
+
 // ---- Qui suis-je ? ---------------------------------------------------------------------
 
 let whoamiTimer = null;
@@ -730,6 +884,7 @@ async function submit(code, source, { auto = false } = {}) {
     markActivity();
   }
   closePanel();
+  closeFeeling();
   if (!outbox) {
     early.push([code, source]);
     return null;
@@ -770,6 +925,9 @@ function onAnswer(answer) {
     renderRefusals();
   }
   body.dataset.lastAnswer = ok ? "accepted" : "refused";
+  if (ok && !replay && String(answer.item.code || "").trim().toUpperCase() === "A-FIN") {
+    askFeelings(answer);
+  }
   renderStatus();
   // The screen follows at once; while a backlog drains, the 1 s poll is enough (polling
   // after each of 500 answers would halve the drain speed).
@@ -925,9 +1083,8 @@ function wireButtons() {
     if (!button) {
       return;
     }
-    // A gloved tap can land twice: one press per button per 800 ms.
     const now = Date.now();
-    if (now - (lastPress.get(button) || 0) < 800) {
+    if (now - (lastPress.get(button) || 0) < DOUBLE_TAP_MS) {
       return;
     }
     lastPress.set(button, now);
@@ -949,6 +1106,7 @@ function wireButtons() {
     }
   });
   el.panelClose.addEventListener("click", () => closePanel());
+  el.feeling.addEventListener("click", onFeelingClick);
   el.panel.addEventListener("pointerdown", () => armPanelTimer());
   el.panel.addEventListener("close", () => clearTimeout(panelTimer));
   // A tap on the backdrop (outside the dialog's box) closes it too.
@@ -1023,6 +1181,7 @@ async function start() {
 
 const api = {
   outbox: null,
+  feeling,
   wedge,
   state,
   submit,

@@ -260,10 +260,16 @@ def polls(kiosk: Kiosk) -> int:
     return int(kiosk.page.evaluate("() => window.atelierKiosk.state.polls"))
 
 
-def polled_twice_more(kiosk: Kiosk) -> None:
-    """Wait until the page has polled the server (and so decided on idleness) twice more."""
+def polled_again(kiosk: Kiosk) -> None:
+    """Wait until the page has polled the server once more, and so decided on idleness again.
+
+    Each poll ends by deciding (``tickIdle``, also run every 250 ms) from the page's last
+    activity, which what was done before the call (a touch, a scan's answer) already set,
+    and the station's state, which nothing here changes: the next poll to end decides
+    after it.
+    """
     seen = polls(kiosk)
-    eventually(kiosk, lambda: polls(kiosk) >= seen + 2, "two more polls of /borne/etat")
+    eventually(kiosk, lambda: polls(kiosk) > seen, "one more poll of /borne/etat")
 
 
 def test_scans_made_offline_and_kept_across_an_offline_reload_arrive_once_in_order(
@@ -413,7 +419,7 @@ def test_a_student_left_alone_is_warned_for_the_last_minute_then_badged_out(
     page.locator("#instruction").click()
     expect(countdown).to_be_hidden()
     assert stored_activity(kiosk) >= touched_at
-    polled_twice_more(kiosk)
+    polled_again(kiosk)
     expect(countdown).to_be_hidden()
 
     # Idle again: a scan resets it too.
@@ -421,7 +427,7 @@ def test_a_student_left_alone_is_warned_for_the_last_minute_then_badged_out(
     expect(countdown).to_be_visible(timeout=WITHIN_MS)
     said(kiosk, "OF-2026-0001")
     expect(countdown).to_be_hidden()
-    polled_twice_more(kiosk)
+    polled_again(kiosk)
     expect(countdown).to_be_hidden()
     assert [code_of(event) for event in kiosk_scans()] == ["B-0001", "OF-2026-0001"]
 
@@ -439,7 +445,7 @@ def test_a_student_left_alone_is_warned_for_the_last_minute_then_badged_out(
     expect(page.locator("#nobody")).to_be_visible()
     expect(page.locator("#instruction-text")).to_have_text(IDLE_SENTENCE)
     expect(countdown).to_be_hidden()
-    polled_twice_more(kiosk)
+    polled_again(kiosk)
     assert [code_of(event) for event in kiosk_scans()] == ["B-0001", "OF-2026-0001", "A-SORTIE"]
 
 
@@ -453,7 +459,7 @@ def test_no_countdown_and_no_badge_out_while_an_operation_runs(kiosks: KioskBrow
     # Idle for longer than the idle time by the stored activity, but the control runs.
     old = idle_since(kiosk, idle + 60)
     expect(page.locator("#run-state")).to_have_text("en cours", timeout=WITHIN_MS)
-    polled_twice_more(kiosk)
+    polled_again(kiosk)
     expect(page.locator("#countdown")).to_be_hidden()
     # The running operation counted as activity: the page stored a new one.
     assert stored_activity(kiosk) > old + (idle + 30) * 1000

@@ -28,7 +28,7 @@ import yaml
 from flask.testing import FlaskClient
 
 from app.boundary import submit, web_origin
-from app.ingest.events import AssessmentInput, ReviewPiece
+from app.ingest.events import AssessmentInput, ReviewPiece, SetLevel
 from app.models import utcnow
 from app.read.wording import LEVEL_WORDS, french_day
 from tests.board.welding import WeldingStation
@@ -41,6 +41,7 @@ from tests.kiosk.conftest import (
     KioskBrowser,
     expect,
     kiosk_scans,
+    screen_only,
 )
 from tests.kiosk.test_scanning import answered, touched
 from tests.support.browser import sync_api
@@ -441,12 +442,30 @@ def test_a_student_sees_the_pieces_of_the_week_and_the_teachers_assessment(
     expect(rows.nth(0).locator(".skill-comment")).to_have_count(0)
     close_panel(kiosk)
 
+    # The teacher sets C5 by hand: the kiosk shows the current level, never the reason.
+    reason = "Vu en atelier : mesure reprise seul."
+    teacher = make_staff("niveau@example.org")
+    outcome = submit(web_origin(teacher), SetLevel("E2026-001", "cap-rics:C5", "4", reason))
+    assert outcome.accepted, outcome.body
+    skills = open_panel(kiosk, "E2026-001", "competences")
+    level = LEVEL_WORDS["4"]
+    expect(skills.locator("li.skill").nth(2).locator(".skill-level")).to_have_text(
+        level[0].upper() + level[1:]
+    )
+    expect(skills).not_to_contain_text(reason)
+    close_panel(kiosk)
+
 
 # -- accessibility and screenshots ---------------------------------------------------------
 
 
+@screen_only
 def test_the_work_screens_pass_axe(kiosks: KioskBrowser) -> None:
-    """Idle, badged in with a work order, running, paused, refused, help called: no finding."""
+    """Idle, badged in with a work order, running, paused, refused, help called: no finding.
+
+    On one database: what it scans (badges, a work order, a run, a pause, a refusal, a call
+    for help) is checked on both by test_scanning and the team and help tests here.
+    """
     kiosk = kiosks.enrol()
     page = kiosk.page
     kiosk.check_accessibility("idle")
@@ -484,10 +503,16 @@ def test_the_work_screens_pass_axe(kiosks: KioskBrowser) -> None:
     kiosk.check_accessibility("help")
 
 
+@screen_only
 def test_the_student_panels_and_overlays_pass_axe(
     kiosks: KioskBrowser, client: FlaskClient
 ) -> None:
-    """The student panel (pieces, competencies), « Qui suis-je ? » and the idle countdown."""
+    """The student panel (pieces, competencies), « Qui suis-je ? » and the idle countdown.
+
+    On one database: the panels' data is checked on both by
+    test_a_student_sees_the_pieces_of_the_week_and_the_teachers_assessment, the countdown
+    by test_offline's idle tests.
+    """
     kiosk = kiosks.enrol()
     page = kiosk.page
     first_steps(client, "P-2026-000007")
@@ -522,10 +547,16 @@ def test_the_student_panels_and_overlays_pass_axe(
     kiosk.check_accessibility("countdown")
 
 
+@screen_only
 def test_the_welding_enrolment_and_offline_screens_pass_axe(
     kiosks: KioskBrowser, live_server: GunicornServer
 ) -> None:
-    """A welding tablet with its arc on, a browser not enrolled, and a kiosk offline."""
+    """A welding tablet with its arc on, a browser not enrolled, and a kiosk offline.
+
+    On one database: a weld shown live is checked on both by
+    test_a_weld_from_the_station_shows_on_its_tablet_without_a_reload, a weld's words by
+    test_state, the enrolment screen by test_enrolment, the offline kiosk by test_offline.
+    """
     ws01 = WeldingStation("ws01")
     ws01.status("online")
     kiosk = kiosks.enrol("ST-SOUD-01")
@@ -567,8 +598,13 @@ def test_the_welding_enrolment_and_offline_screens_pass_axe(
 # -- reduced motion ------------------------------------------------------------------------
 
 
+@screen_only
 def test_nothing_moves_when_the_kiosk_asks_for_reduced_motion(kiosks: KioskBrowser) -> None:
-    """With prefers-reduced-motion, the burning arc does not glow in and out, nor anything else."""
+    """With prefers-reduced-motion, the burning arc does not glow in and out, nor anything else.
+
+    On one database: the style sheet's business alone; the arc and the pause it shows are
+    checked on both by the welding and touch-button tests.
+    """
     ws01 = WeldingStation("ws01")
     ws01.status("online")
     moving = kiosks.enrol("ST-SOUD-01")
