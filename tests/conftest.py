@@ -18,6 +18,7 @@ from app.auth.tokens import clear_cache
 from app.config import TestingConfig
 from app.extensions import db
 from tests import factories
+from tests.support.clients import FreshClient
 from tests.support.databases import (
     TestDatabase,
     drop_postgres,
@@ -91,7 +92,13 @@ def app(database_url: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client of the application."""
+    """A test client of the application whose requests do not share ``g``.
+
+    The fixture ``app`` keeps an application context open for the test; a plain test
+    client would run every request inside it, so what Flask-Login caches in ``g`` (the
+    signed-in user) would leak from one request, or one client, to the next.
+    """
+    app.test_client_class = FreshClient
     return app.test_client()
 
 

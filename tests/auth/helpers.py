@@ -8,23 +8,14 @@ would then carry one request's user into the next, even into another client's re
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.support.clients import FreshClient
+
 PASSWORD = "un-mot-de-passe-long"
 COOKIE = "session"
-
-
-class FreshClient(FlaskClient):
-    """A test client whose every request runs in a new application context."""
-
-    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
-        """Run the request in an application context of its own."""
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 def browsers(app: Flask) -> None:

@@ -57,7 +57,10 @@ def test_every_kind_of_input_is_recorded_with_its_actor_and_outcome(
         ("scan", "http", "device", "rejected"),
         ("staff.create", "cli", "cli", "accepted"),
         ("staff.password", "cli", "cli", "accepted"),
+        ("staff.sign_in", "web", "staff", "accepted"),
         ("staff.password", "web", "staff", "accepted"),
+        ("staff.revoke_sessions", "web", "staff", "accepted"),
+        ("staff.sign_in", "web", "staff", "accepted"),
         ("token.revoke", "cli", "cli", "accepted"),
     ]
     scan = db.session.execute(select(Event).where(Event.key == "scan-1")).scalar_one()
