@@ -38,9 +38,8 @@ from tests.factories import load_school, make_staff
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 NO_SESSION_COOKIE = {"api.post_scan", "kiosk.feeling"}
 # Routes that check the token themselves and refuse with a plain 400 (not the « Formulaire
-# expiré » page): the photo form, whose larger body is allowed before the check. Each is
-# also required to answer something else once the token is there.
-PLAIN_400 = {"teacher.photo"}
+# expiré » page). Each is also required to answer something else once the token is there.
+PLAIN_400: set[str] = set()
 SAMPLE: dict[type, Any] = {IntegerConverter: 999999, PathConverter: "x"}
 
 
