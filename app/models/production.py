@@ -277,12 +277,15 @@ class OperationRun(Base):
         UniqueConstraint("piece_id", "operation_id", "round"),
         CheckConstraint("status IN ('running', 'paused', 'finished')", name="status"),
         stamp_index("operation_runs", "finished_event_id"),
+        # A station's runs by time (the runs an unattributed weld may belong to); it
+        # replaced the index on station_id alone, which it leads with.
+        Index("ix_operation_runs_station_started", "station_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
     operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), index=True)
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     round: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(10), default="running")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
