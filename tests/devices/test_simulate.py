@@ -26,8 +26,11 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
 from app.cli import mosquitto_acl
+from app.extensions import db
+from app.models import Weld
 from devices.sim.clock import ScaledClock, VirtualClock, format_ts, parse_ts
 from devices.sim.outbox import MemoryOutbox, SqliteOutbox
 from devices.sim.readers import ScanClient, source_for
@@ -1337,8 +1340,16 @@ def test_shift_welds_reach_their_pieces_and_students_through_the_ingest_worker(
 
     assert not report.interrupted
     assert [o for o in report.outcomes if not o.accepted] == []
-    assert len(report.welded) == len(planned_welds)
+    assert len(report.welded) == len(planned_welds) + len(plan.setup_welds)
+    # The morning's setup weld, made with nobody badged in, waits for a teacher.
+    setup_ids = [weld.weld_id for action, weld in report.welded if not action.student_id]
+    assert len(setup_ids) == len(plan.setup_welds) == 1
+    db.session.rollback()
+    stored_setup = db.session.execute(select(Weld).where(Weld.weld_key.in_(setup_ids))).scalar_one()
+    assert stored_setup.run_id is None and stored_setup.students == []
     for action, weld in report.welded:
+        if not action.student_id:
+            continue
         piece = read_api(live_server, read_token, f"pieces/{action.piece}")
         (operation,) = [op for op in piece["operations"] if op["step"] == action.step]
         by_id = {w["weld_id"]: w for w in operation["welds"]}
