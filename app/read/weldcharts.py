@@ -5,7 +5,9 @@
   tablet), the WPS band and the stretches out of it (found on every sample, not the
   thinned ones); and the time worked on each routing step (its intervals, pauses excluded).
 - ``assign_candidates``: the runs an unattributed weld most likely belongs to.
-- ``unattributed_count`` and ``site_students`` for the nav and the assignment form.
+- ``unattributed_count`` for the nav; ``unattributed_weld`` (one waiting weld, even past the
+  page's newest) and ``assign_students`` (the students to offer, the likeliest first) for
+  the one assignment form a page renders.
 
 Read side: plain dicts and lists, never a write, no Flask. The cost follows the piece (its
 runs, welds and samples), never the years of history.
@@ -14,11 +16,11 @@ runs, welds and samples), never the years of history.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from app.models import (
     Operation,
@@ -32,10 +34,12 @@ from app.models import (
     Student,
     Weld,
     WeldSamples,
+    WeldStudent,
     WorkOrder,
     Wps,
     iso,
 )
+from app.read.pieces import weld_ref
 from app.read.wording import french_order, short_name
 
 # Points per weld chart: enough to see a wandering arc, light on a tablet's canvas.
@@ -287,10 +291,43 @@ def assign_candidates(session: Session, site_id: int, weld_id: str) -> list[dict
     ]
 
 
-def site_students(session: Session, site_id: int) -> list[dict[str, str]]:
-    """List a site's students by short name, in French order (the assignment's choices)."""
+def unattributed_weld(session: Session, site_id: int, weld_id: str) -> dict[str, Any] | None:
+    """Describe one of a site's welds still waiting for a run (``weld_ref``), else None."""
+    weld = session.execute(
+        select(Weld)
+        .where(Weld.site_id == site_id, Weld.weld_key == weld_id, Weld.run_id.is_(None))
+        .options(
+            selectinload(Weld.students).selectinload(WeldStudent.student),
+            selectinload(Weld.station),
+            selectinload(Weld.wps),
+        )
+    ).scalar_one_or_none()
+    return weld_ref(weld) if weld is not None else None
+
+
+def assign_students(
+    session: Session,
+    site_id: int,
+    today: date,
+    first: list[str],
+) -> dict[str, list[dict[str, str]]]:
+    """Split the students to offer for a weld: ``first`` (badged at the station, in the
+    nearby runs), in that order, then the site's other students still at school.
+
+    ``{"near": [{"code", "display_name"}], "others": [...]}``. Whoever left (inactive, or
+    past their ``left_on``) is offered only when among ``first``: the list follows the
+    classes of today, never the years of enrolments.
+    """
+    still_here = or_(Student.left_on.is_(None), Student.left_on >= today)
     rows = session.execute(
-        select(Student.code, Student.name).where(Student.site_id == site_id)
+        select(Student.code, Student.name).where(
+            Student.site_id == site_id,
+            or_((Student.active.is_(True)) & still_here, Student.code.in_(first or [""])),
+        )
     ).all()
-    students = [{"code": row.code, "display_name": short_name(row.name)} for row in rows]
-    return sorted(students, key=lambda item: french_order(item["display_name"]))
+    named = {row.code: {"code": row.code, "display_name": short_name(row.name)} for row in rows}
+    near = [named[code] for code in dict.fromkeys(first) if code in named]
+    chosen = {student["code"] for student in near}
+    others = [student for code, student in named.items() if code not in chosen]
+    others.sort(key=lambda item: french_order(item["display_name"]))
+    return {"near": near, "others": others}

@@ -15,6 +15,7 @@ import logging
 import re
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Response,
@@ -53,6 +54,10 @@ FEELING_WORDS = {"difficile": "difficile", "moyen": "moyen", "facile": "facile"}
 # The « N most recent » rule: how many levels it may weigh.
 RULE_N_MIN, RULE_N_MAX, RULE_N_DEFAULT = 2, 10, 3
 REASON_MAX = 300  # app.ingest.records MAX_REASON
+# Evaluations listed per competency (newest first) unless the teacher asks for all
+# (``?tout=1``): a ten-year record stays a page, the chart still carries every level.
+HISTORY_SHOWN = 10
+NUMERIC = frozenset({"1", "2", "3", "4"})
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -180,6 +185,86 @@ def _chart_data(record: dict[str, Any]) -> dict[str, Any]:
     return {"charts": charts}
 
 
+def _url_parts(endpoint: str, name: str) -> tuple[str, str]:
+    """Return an endpoint's URL around its one variable (``/enseignant/photos/``, ``.jpg``).
+
+    Built once per page: the template concatenates each row's value in between.
+    """
+    values: dict[str, Any] = {name: 0}
+    head, tail = url_for(endpoint, **values).rsplit("0", 1)
+    return head, tail
+
+
+def _competency_views(
+    record: dict[str, Any], *, full: bool, focus: str = ""
+) -> list[dict[str, Any]]:
+    """Word each competency's history once, in Python, for the template to print as is.
+
+    Newest first; the ``HISTORY_SHOWN`` newest rows only unless ``full`` (or the competency
+    is the one a refused form came back to). Links are concatenated to a prefix built once:
+    a url_for and a time-zone conversion per row made a long record slow to render.
+    """
+    piece_prefix, _ = _url_parts("teacher.piece", "code")
+    zone = _zone()
+
+    def local(value: str | None) -> str:
+        if not value:
+            return "–"
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return "–"
+        return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+    views = []
+    for competency in record["competencies"]:
+        history = sorted(competency["history"], key=lambda entry: entry.get("at") or "")
+        history.reverse()
+        numeric = [entry["level"] for entry in reversed(history) if entry.get("level") in NUMERIC]
+        latest_self = next((entry["self"] for entry in history if entry.get("self")), None)
+        shown = history if full or focus == competency["id"] else history[:HISTORY_SHOWN]
+        rows = []
+        for entry in shown:
+            feeling = entry.get("self")
+            piece = entry.get("piece")
+            detail = entry.get("work_order") or ""
+            if entry.get("operation"):
+                detail += f" · {entry['operation']}"
+            rows.append(
+                {
+                    "when": local(entry.get("at")),
+                    "superseded": entry.get("superseded"),
+                    "level": level_words(entry.get("level")),
+                    "by": entry.get("by"),
+                    "piece": piece,
+                    "href": piece_prefix + quote(piece, safe="") if piece else None,
+                    "detail": detail,
+                    "comment": entry.get("comment") or "–",
+                    "self": FEELING_WORDS.get(feeling, feeling) if feeling else "–",
+                }
+            )
+        if len(numeric) > HISTORY_SHOWN:
+            levels = ", ".join(numeric[-HISTORY_SHOWN:])
+            chart_words = (
+                f"{len(numeric)} niveaux, les {HISTORY_SHOWN} plus récents du plus ancien"
+                f" au plus récent : {levels}"
+            )
+        else:
+            chart_words = f"du plus ancien au plus récent : {', '.join(numeric)}"
+        views.append(
+            {
+                "anchor": competency["id"].replace(":", "-").replace(".", "-"),
+                "latest_self": FEELING_WORDS.get(latest_self, latest_self) if latest_self else None,
+                "has_chart": bool(numeric),
+                "chart_words": chart_words,
+                "count": len(history),
+                "rows": rows,
+                "hidden": len(history) - len(rows),
+            }
+        )
+    return views
+
+
 def _record_page(
     user: StaffUser,
     record: dict[str, Any],
@@ -187,11 +272,28 @@ def _record_page(
     status: int = 200,
     problem: dict[str, str] | None = None,
 ) -> Response:
+    problem = problem or {}
+    full = request.args.get("tout") == "1"
+    student_code = record["student"]["code"]
+    piece_prefix, _ = _url_parts("teacher.piece", "code")
+    photos = [
+        {**photo, "href": piece_prefix + quote(photo["piece"], safe=""), "when": when(photo["at"])}
+        for photo in record["photos"]
+    ]
+    photo_head, photo_tail = _url_parts("teacher.photo_file", "photo_id")
     html = render_template(
         "teacher/record.html",
         record=record,
+        views=_competency_views(record, full=full, focus=problem.get("competency", "")),
+        full=full,
+        history_shown=HISTORY_SHOWN,
+        record_url=url_for("teacher.student_record", code=student_code),
+        level_url=url_for("teacher.record_level", code=student_code),
+        photos=photos,
+        photo_head=photo_head,
+        photo_tail=photo_tail,
         chart_data=_chart_data(record),
-        problem=problem or {},
+        problem=problem,
         **_helpers(),
     )
     return _html(html, status)

@@ -84,6 +84,8 @@ MAX_PHOTO_BYTES = 2 * 1024 * 1024  # what the core accepts (app/ingest/records.p
 # up to PHOTO_DRAIN_BYTES, before the French « trop lourde » answer (see _drain_body).
 PHOTO_REQUEST_BYTES = MAX_PHOTO_BYTES + 256 * 1024
 PHOTO_DRAIN_BYTES = 40 * 1024 * 1024
+# Unattributed welds listed, newest first; the page says how many more wait.
+WELDS_SHOWN = 50
 
 logger = logging.getLogger(__name__)
 
@@ -671,24 +673,64 @@ def _submit_batch(
 # ---- Unattributed welds -----------------------------------------------------------------
 
 
+def _weld_words(weld: dict[str, Any]) -> dict[str, Any]:
+    weld["when"] = _when(weld["started_at"])
+    weld["verdict_short"] = verdict_label(weld["wps_verdict"], weld["deviations"])
+    weld["process_words"] = process_label(weld["process"]) or "procédé inconnu"
+    weld["figures"] = _weld_figures(weld)
+    return weld
+
+
 def _welds_page(
     user: StaffUser, *, status: int = 200, error: str | None = None, focus: str = ""
 ) -> Response:
+    """List the newest waiting welds compactly; render the assignment form of one only.
+
+    The open weld is ``focus`` (``?soudure=<id>``, or the one a refused form came back to),
+    else the newest: its candidate runs and the students to offer are read for it alone, so
+    the page costs what it shows, never the site's years of welds and enrolments.
+    """
     session = db.session()
-    welds = unattributed_welds(session, user.site_id)
-    for weld in welds:
-        weld["when"] = _when(weld["started_at"])
-        weld["verdict_short"] = verdict_label(weld["wps_verdict"], weld["deviations"])
-        weld["process_words"] = process_label(weld["process"]) or "procédé inconnu"
-        weld["figures"] = _weld_figures(weld)
-        weld["candidates"] = weldcharts.assign_candidates(session, user.site_id, weld["weld_id"])
-        weld["badged"] = [student["id"] for student in weld["students"]]
+    welds = [_weld_words(weld) for weld in unattributed_welds(session, user.site_id, WELDS_SHOWN)]
+    newest = len(welds)
+    focus = focus[:80]
+    opened = next((weld for weld in welds if weld["weld_id"] == focus), None)
+    missing = older = False
+    if opened is None and focus:
+        found = weldcharts.unattributed_weld(session, user.site_id, focus)
+        if found is not None:
+            # Older than the newest listed: shown first, on its own, above them.
+            opened = _weld_words(found)
+            welds.insert(0, opened)
+            older = True
+        else:
+            missing = True
+    if opened is None and welds and not missing:
+        opened = welds[0]
+    candidates: list[dict[str, Any]] = []
+    students: dict[str, list[dict[str, str]]] = {"near": [], "others": []}
+    preset: list[str] = []
+    if opened is not None:
+        candidates = weldcharts.assign_candidates(session, user.site_id, opened["weld_id"])
+        badged = [student["id"] for student in opened["students"]]
+        nearby = [s["code"] for candidate in candidates for s in candidate["students"]]
+        first_run = [s["code"] for s in candidates[0]["students"]] if candidates else []
+        preset = badged or first_run
+        zone = workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
+        today = datetime.now(UTC).astimezone(zone).date()
+        students = weldcharts.assign_students(session, user.site_id, today, badged + nearby)
     html = render_template(
         "teacher/welds.html",
         welds=welds,
-        students=weldcharts.site_students(session, user.site_id),
+        opened=opened,
+        candidates=candidates,
+        students=students,
+        preset=preset,
+        missing=missing,
+        newest=newest,
+        older=older,
+        welds_url=url_for("teacher.welds"),
         error=error,
-        focus=focus,
         key=uuid.uuid4().hex,
     )
     return _no_store(html, status)
@@ -698,7 +740,7 @@ def _welds_page(
 @login_required  # type: ignore[untyped-decorator]
 def welds() -> Any:
     """The welds no run was active for: station, time, figures, and where to put them."""
-    return _welds_page(staff())
+    return _welds_page(staff(), focus=request.args.get("soudure", "").strip())
 
 
 @bp.post("/soudures/<weld_id>/attribuer")

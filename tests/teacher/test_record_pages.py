@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from app.ingest.events import (
     SelfAssess,
 )
 from app.models import ContinuityConfirmation, Event, LevelOverride, Site, utcnow
+from app.teacher import records as records_pages
 from tests.board.welding import WeldingStation
 from tests.factories import (
     MINIMAL_SCHOOL,
@@ -241,6 +243,43 @@ def test_the_livret_says_each_level_in_words_how_it_came_and_the_pieces_behind_i
     )
     assert 'href="/enseignant/eleves/E2026-001/livret.pdf"' in html
     assert 'href="/enseignant/eleves/E2026-001/livret.csv"' in html
+
+
+def test_a_long_history_shows_its_newest_evaluations_and_all_on_demand(
+    client: FlaskClient, livret: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A second review of the piece: C4 now has two evaluations, the newest at level 3.
+    review = ReviewPiece(
+        PIECE, "conforme", (AssessmentInput("E2026-001", "cap-rics:C4", "3", "Reprise nette"),)
+    )
+    outcome = submit(web_origin(make_staff("autre@example.org", password=PASSWORD)), review)
+    assert outcome.accepted, outcome.body
+    monkeypatch.setattr(records_pages, "HISTORY_SHOWN", 1)
+    sign_in(client)
+
+    def c4_of(path: str) -> tuple[str, str]:
+        html = page_of(client.get(path))
+        part = html.split('id="c-cap-rics-C4"', 1)[1].split("</li>", 1)[0]
+        data = re.search(r'id="record-data">(.*?)</script>', html, re.S)
+        assert data is not None
+        return part, data[1]
+
+    # By default the newest only, a link to all of them; the chart keeps every level.
+    part, data = c4_of("/enseignant/eleves/E2026-001")
+    words = text_of(part)
+    assert "Reprise nette" in words and "Cordon irrégulier" not in words
+    assert "Les 2 évaluations et leurs pièces (les 1 plus récentes ci-dessous)" in words
+    assert 'href="/enseignant/eleves/E2026-001?tout=1#c-cap-rics-C4"' in part
+    assert len(json.loads(data)["charts"]["cap-rics:C4"]) == 2
+    assert part.count(f'href="/enseignant/pieces/{PIECE}"') == 1
+    # « Voir tout »: both rows, newest first, and the way back.
+    part, data = c4_of("/enseignant/eleves/E2026-001?tout=1")
+    words = text_of(part)
+    assert words.index("Reprise nette") < words.index("Cordon irrégulier")
+    assert 'href="/enseignant/eleves/E2026-001#c-cap-rics-C4"' in part
+    assert "Ne montrer que les 1 plus récentes" in words
+    assert len(json.loads(data)["charts"]["cap-rics:C4"]) == 2
+    assert page_of(client.get("/enseignant/eleves/E2026-001?tout=oui"))  # any other value: short
 
 
 def test_a_level_set_by_hand_needs_a_reason_and_shows_who_and_why(

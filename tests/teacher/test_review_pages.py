@@ -14,12 +14,14 @@ import io
 import json
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from PIL import Image, ImageChops
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -41,6 +43,7 @@ from app.models import (
     Weld,
     utcnow,
 )
+from app.teacher import review as review_pages
 from tests.factories import Scanner, load_school, make_staff, make_token, site_id
 from tests.teacher.conftest import EMAIL, ORDER, PASSWORD, Tablet, Workshop, expect
 
@@ -570,3 +573,80 @@ def test_without_javascript_a_camera_photo_gets_the_french_refusal(
     expect(page.locator("h1")).to_have_text(f"Pièce {code}")
     assert photos_of(code) == []
     plain_tablet.screenshots("piece-photo-trop-lourde")  # no axe-core: scripts are off
+
+
+def test_the_welds_page_lists_the_newest_and_renders_one_assignment_form(
+    client: FlaskClient, workshop: Workshop, teacher: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = workshop.finish_piece()  # Lucas welded it at ST-SOUD-01, Léa cut and checked it
+    # Hugo has left the school (inactive), Inès's schooling ended yesterday: not offered.
+    db.session.execute(update(Student).where(Student.code == "E2026-004").values(active=False))
+    yesterday = (utcnow() - timedelta(days=1)).date()
+    db.session.execute(update(Student).where(Student.code == "E2026-002").values(left_on=yesterday))
+    db.session.commit()
+    older = [workshop.weld(workshop.ws02, utcnow() - timedelta(minutes=30 - k)) for k in range(3)]
+    newest = workshop.weld(workshop.ws01, utcnow(), arc_s=5.0)
+    sign_in(client)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    def page(path: str = "/enseignant/soudures") -> str:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            response = client.get(path)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        html: str = response.get_data(as_text=True)
+        assert response.status_code == 200, html[:800]
+        return html
+
+    def forms(html: str) -> list[str]:
+        return re.findall(r'action="/enseignant/soudures/([^"/]+)/attribuer"', html)
+
+    def offered(html: str) -> list[str]:
+        return re.findall(r'name="students" value="([^"]+)"', html)
+
+    # Every weld listed, the newest open: its likely run first, its students first.
+    html = page()
+    assert forms(html) == [newest]
+    assert html.count('class="t-card weld-card') == 4
+    for weld_id in older:
+        assert f'href="/enseignant/soudures?soudure={weld_id}#attribuer"' in html
+    assert f'<option value="{code}|20" selected>' in html
+    near = html.split("Élèves au poste à ce moment", 1)[1].split("</fieldset>", 1)[0]
+    assert offered(near) == ["E2026-001"]
+    assert 'value="E2026-001" checked' in near
+    assert offered(html) == ["E2026-001", "E2026-003"]  # then the others, no one who left
+    four = len(statements)
+
+    # Another weld opens by its link; the page's statements do not follow the weld count.
+    html = page(f"/enseignant/soudures?soudure={older[0]}")
+    assert forms(html) == [older[0]]
+    assert "Aucune opération récente à ce poste" in html
+    assert sorted(offered(html)) == ["E2026-001", "E2026-003"]
+    for k in range(4):
+        workshop.weld(workshop.ws02, utcnow() - timedelta(minutes=50 - k))
+    page()
+    assert len(statements) == four, statements
+
+    # Only the newest are listed, with the count of the rest; an older one still opens.
+    monkeypatch.setattr(review_pages, "WELDS_SHOWN", 2)
+    html = page()
+    assert html.count('class="t-card weld-card') == 2
+    assert "Les 2 plus récentes sur 8 : 6 autres plus anciennes attendent" in text_of(html)
+    html = page(f"/enseignant/soudures?soudure={older[0]}")
+    assert forms(html) == [older[0]] and html.count('class="t-card weld-card') == 3
+    assert html.index(f"/enseignant/soudures/{older[0]}/attribuer") < html.index(newest)
+    assert "6 autres plus anciennes attendent, dont celle ouverte ci-dessous" in text_of(html)
+    # An unknown (or already assigned) weld: said in French, no form, never a 500.
+    html = page("/enseignant/soudures?soudure=%3Cscript%3E")
+    assert forms(html) == [] and "n'attend plus d'attribution" in html
+    assert "<script>" not in html
+
+
+def text_of(html: str) -> str:
+    """Return a page's words without its tags and with its spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).replace("&#39;", "'").split())
