@@ -6,7 +6,8 @@ intervals and participants, evidence, reviews and assessments they imply) on SQL
 PostgreSQL, then times with wrk, signed in as a teacher, on the real server (gunicorn):
 
     the review queue /enseignant/, a piece page with its weld charts, a student's livret
-    and its PDF, the wall board / and the API's GET /api/v1/reviews.
+    and its PDF, the classes' « non vu » /enseignant/eleves, the unattributed welds
+    /enseignant/soudures, the wall board / and the API's GET /api/v1/reviews.
 
 The same pages (the same piece, the same student, whose whole schooling is in the last
 year) are timed twice in one run: once the most recent year is loaded, and again once the
@@ -201,6 +202,8 @@ def targets(url: str, student_code: str) -> dict[str, str]:
         "piece page": f"/enseignant/pieces/{piece}",
         "student livret": f"/enseignant/eleves/{student_code}",
         "livret PDF": f"/enseignant/eleves/{student_code}/livret.pdf",
+        "classes, non vu": "/enseignant/eleves",
+        "welds to assign": "/enseignant/soudures",
         "board": "/",
         "API reviews": "/api/v1/reviews",
     }

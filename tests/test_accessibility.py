@@ -4,6 +4,10 @@ The pages are served by gunicorn on the test's database, filled through the real
 axe-core (vendored in ``kiosk/static/vendor/axe-core``) runs the WCAG 2.1 A and AA rules
 and its best practices in the page. Any violation fails the test, with axe's own words.
 The run leaves a screenshot of each page in ``test-artifacts/a11y-*.png``.
+
+These check the screen alone, so they run on one database (``screen_only``): what the
+pages read and write is tested on both by tests/board, tests/test_auth.py, tests/auth,
+tests/printing and tests/test_errors.py.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.factories import MINIMAL_SCHOOL, Scanner, load_school, make_staff, make_token
+from tests.support.backends import screen_only
 from tests.support.browser import launch_chromium, sync_api
 from tests.support.server import GunicornServer
 
@@ -95,6 +100,7 @@ def busy_workshop(client: FlaskClient, school: None) -> None:
     cutter.ok("B-0004")
 
 
+@screen_only
 def test_the_workshop_board_is_accessible_on_the_wall_screen_and_on_a_tablet(
     pages: Pages, busy_workshop: None
 ) -> None:
@@ -107,6 +113,7 @@ def test_the_workshop_board_is_accessible_on_the_wall_screen_and_on_a_tablet(
         context.close()
 
 
+@screen_only
 def test_the_sign_in_page_is_accessible_empty_and_after_a_wrong_password(
     pages: Pages, school: None
 ) -> None:
@@ -120,6 +127,7 @@ def test_the_sign_in_page_is_accessible_empty_and_after_a_wrong_password(
     pages.check(page, "sign-in-refused")
 
 
+@screen_only
 def test_the_password_page_is_accessible_to_a_teacher_with_a_provisional_password(
     pages: Pages, school: None
 ) -> None:
@@ -130,12 +138,14 @@ def test_the_password_page_is_accessible_to_a_teacher_with_a_provisional_passwor
     pages.check(page, "password")
 
 
+@screen_only
 def test_the_error_pages_are_accessible(pages: Pages, school: None) -> None:
     context = pages.context(TABLET)
     pages.check(pages.open(context, "/piece/P-2026-999999", status=404), "error-404")
     pages.check(pages.open(context, "/tableau/nulle-part", status=404), "error-404-site")
 
 
+@screen_only
 def test_the_choice_of_school_is_accessible_when_one_server_holds_several(
     pages: Pages, app: Any
 ) -> None:
@@ -153,6 +163,7 @@ def test_the_choice_of_school_is_accessible_when_one_server_holds_several(
     pages.check(page, "choose-school")
 
 
+@screen_only
 def test_the_impressions_page_is_accessible_on_a_tablet_and_after_a_refused_sheet(
     pages: Pages, school: None
 ) -> None:

@@ -1,6 +1,8 @@
 """The French 404 page in a real Chromium, served by gunicorn as in production.
 
 The run leaves a screenshot of the page at 1280x800 in ``test-artifacts/error-404.png``.
+A check of the screen alone, on one database (``screen_only``): tests/test_errors.py
+covers the error pages on both.
 """
 
 from __future__ import annotations
@@ -8,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.support.backends import screen_only
 from tests.support.browser import launch_chromium, sync_api
 from tests.support.server import GunicornServer
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
+@screen_only
 def test_the_404_page_is_french_styled_and_leads_back_to_the_board(
     live_server: GunicornServer,
 ) -> None:

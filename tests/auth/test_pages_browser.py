@@ -1,12 +1,16 @@
 """The sign-in, password and accounts pages on a tablet, in Debian's Chromium: laid out
 for touch at 1180x820 and 820x1180, who is signed in shown; screenshots kept under
-test-artifacts/auth/ (look at them)."""
+test-artifacts/auth/ (look at them).
+
+A check of the screen alone, on one database (``screen_only``): sign-in, sessions and
+accounts are tested on both by tests/auth/test_sessions.py and tests/test_auth.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tests.factories import make_staff
+from tests.support.backends import screen_only
 from tests.support.browser import launch_chromium, sync_api
 from tests.support.server import GunicornServer
 
@@ -18,6 +22,7 @@ VIEWPORTS = {
 PASSWORD = "un-mot-de-passe-long"
 
 
+@screen_only
 def test_the_auth_pages_fit_a_tablet(live_server: GunicornServer, school: None) -> None:
     make_staff("admin@example.org", PASSWORD, role="admin")
     make_staff("prof@example.org", PASSWORD)

@@ -18,7 +18,6 @@ the other browser tests' own ``sync_playwright`` in the same process.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import time
@@ -49,20 +48,6 @@ SHOWS_WITHIN_MS = 10_000
 AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 # A button ignores a second press within this time (a gloved double tap: kiosk.js).
 DOUBLE_TAP_MS = 800
-
-
-def _screen_backend() -> str:
-    wanted = os.environ.get("ATELIER_TEST_BACKENDS", "sqlite,postgresql")
-    names = [name.strip() for name in wanted.split(",") if name.strip()]
-    return "sqlite" if "sqlite" in names or not names else names[0]
-
-
-# For a check of the screen alone (axe-core, layout at two sizes, reduced motion), whose
-# database behaviour other tests cover on every backend: run it on one database (SQLite,
-# or the only one selected). Its docstring says why it may.
-screen_only = pytest.mark.parametrize(
-    "database", [pytest.param(_screen_backend(), id=_screen_backend())], indirect=True
-)
 
 
 def enrol_path(runner: FlaskCliRunner, station: str) -> str:

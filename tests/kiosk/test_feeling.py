@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Event, OperationRun, SelfAssessment, Student
 from tests.factories import next_event_id
-from tests.kiosk.conftest import Kiosk, KioskBrowser, expect, screen_only
+from tests.kiosk.conftest import Kiosk, KioskBrowser, expect
 from tests.kiosk.test_enrolment import enrolled, scan
 from tests.kiosk.test_scanning import said, touched
+from tests.support.backends import screen_only
 
 LUCAS, INES = "B-0001", "B-0002"
 WAIT_MS = 30_000

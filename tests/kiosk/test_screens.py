@@ -41,9 +41,9 @@ from tests.kiosk.conftest import (
     KioskBrowser,
     expect,
     kiosk_scans,
-    screen_only,
 )
 from tests.kiosk.test_scanning import answered, touched
+from tests.support.backends import screen_only
 from tests.support.browser import sync_api
 from tests.support.mosquitto import INSTALL_HINT, MosquittoBroker
 from tests.support.server import GunicornServer
