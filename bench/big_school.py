@@ -52,29 +52,24 @@ afterwards unless --keep (then its URL is printed). SQLite: a file in a temporar
 It prints figures; it is not a pass/fail test. ``--rounds`` (3) wrk runs of ``--duration``
 seconds per page, in turn over the pages; each page keeps its lowest p95 of the rounds.
 
-What it printed (2026-12-01, the 2-core machine shared with six other sessions running
-tests, load average 6-12: every figure carries their noise; the per-round p95s in --json
-differ by up to 10x between rounds — read the ratios with that in mind):
+What it printed (2026-12-01, 19:00 UTC, the 2-core machine with nothing else running but
+a short test run during the SQLite generation; p95 of the better of 2 rounds):
 
-    python bench/big_school.py --db sqlite --years 10 --scale 1 --duration 10 --rounds 3
-    generation: 500 students, 2,228 work orders, 50,000 pieces, 357,071 runs, 445,129
-    intervals, 606,073 evidence, 605,425 assessments, 52,028 reviews, 499,913 welds,
-    4,999,739 sample batches, 1,442,927 events (2.6 GB): set-up 20 s, generated in 123 s,
-    loaded in 100 s. Its teacher-page timings were void (see below); the board, public,
-    was measured: p95 166 ms at one year, 381 ms at ten (p50 67 -> 220 ms).
-
-    python bench/big_school.py --db both --years 10 --scale 0.05 --duration 5 --rounds 1
-    2,500 pieces, 17,716 runs, 24,991 welds, 248,995 sample batches, 71,842 events;
-    sqlite 131 MB: generated in 6 s, loaded in 6 s; postgresql 186 MB: generated in 7 s,
-    loaded in 11 s (COPY), analyzed in 2 s. p95 at 1 year -> 10 years (ms), every answer
-    a 200 of the same size at both:
-                     sqlite          postgresql
-      review queue   15.8 -> 114     20.3 -> 72.7
-      piece page      197 -> 551      111 -> 181
-      student livret  119 -> 127      155 -> 242
-      livret PDF      702 -> 627      488 -> 939
-      board          31.8 -> 53.5    97.0 -> 119
-      API reviews    17.6 -> 9.8     23.2 -> 40.9
+    python bench/big_school.py --db both --years 10 --scale 1 --duration 5 --rounds 2
+    sqlite (2652 MB): 500 students, 2,228 work orders, 50,000 pieces, 356,034 runs,
+    443,819 intervals, 605,052 evidence, 604,404 assessments, 52,053 reviews, 499,911
+    welds, 4,999,45x sample batches; generated in 50 s, loaded in 57 s.
+    postgresql (3506 MB): the same; generated in 60 s, loaded in 86 s (COPY).
+    p95 at 1 year -> 10 years (ms), every answer a 200 of the same size at both:
+                       sqlite          postgresql
+      review queue     12.3 -> 13.0     110 -> 26.0   (PostgreSQL's first pages: cold cache)
+      piece page       67.0 -> 57.4     124 -> 76.5
+      student livret   39.0 -> 46.3    89.0 -> 118    (over 100 ms on PostgreSQL)
+      livret PDF        619 -> 721      824 -> 922
+      classes, non vu  11.0 -> 17.0    39.9 -> 28.6
+      welds to assign  16.2 -> 27.2    35.4 -> 36.1
+      board             7.5 -> 7.3      197 -> 22.6
+      API reviews       7.3 -> 8.6     21.9 -> 19.4
 
 (A first version signed in with requests' User-Agent and wrk sent none: Flask-Login's
 "strong" session protection dropped the session, and every teacher page answered a
