@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, url_for
+from flask import Blueprint, Response, abort, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
@@ -20,6 +20,18 @@ from app.read.reviews import awaiting_count
 from app.read.weldcharts import unattributed_count
 
 bp = Blueprint("teacher", __name__, url_prefix="/enseignant")
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Keep no copy of any teacher page or download: they carry minors' names and levels."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def page(html: str, status: int = 200) -> Response:
+    """Return a rendered teacher page with its status."""
+    return Response(html, status=status, mimetype="text/html")
 
 
 def staff() -> StaffUser:

@@ -43,7 +43,7 @@ from app.printing import records as rendering
 from app.read import records as reading
 from app.read.board import workshop_timezone
 from app.read.wording import LEVEL_WORDS, fr_number, french_day, french_order, process_label
-from app.teacher import bp, staff
+from app.teacher import bp, page, staff
 
 logger = logging.getLogger(__name__)
 
@@ -148,13 +148,6 @@ def _helpers() -> dict[str, Any]:
 # -- answers ------------------------------------------------------------------------------
 
 
-def _html(html: str, status: int = 200) -> Response:
-    response = Response(html, status=status, mimetype="text/html")
-    # A record carries a minor's name and levels: no copy kept anywhere.
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _not_found(code: str) -> Response:
     """Answer « introuvable » for a student of no site of this teacher's (or of none)."""
     html = render_template(
@@ -166,7 +159,7 @@ def _not_found(code: str) -> Response:
         ),
         actions=[("Liste des élèves", url_for("teacher.students"))],
     )
-    return _html(html, 404)
+    return page(html, 404)
 
 
 def _chart_data(record: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +289,7 @@ def _record_page(
         problem=problem,
         **_helpers(),
     )
-    return _html(html, status)
+    return page(html, status)
 
 
 def _record_or_none(user: StaffUser, code: str) -> dict[str, Any] | None:
@@ -331,7 +324,7 @@ def students() -> Any:
     user = staff()
     gaps = reading.class_gaps(db.session(), user.site_id)
     html = render_template("teacher/students.html", classes=_classes(gaps), **_helpers())
-    return _html(html)
+    return page(html)
 
 
 # -- one student's livret -----------------------------------------------------------------
@@ -437,7 +430,6 @@ def _export(code: str, fmt: str) -> Any:
     response = Response(content, mimetype=media_type)
     filename = f"livret-{SAFE_NAME.sub('-', student)}-{_today().isoformat()}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -472,7 +464,7 @@ def _rule_page(rule: dict[str, Any], *, status: int = 200, problem: str | None =
         example=_example(rule),
         **_helpers(),
     )
-    return _html(html, status)
+    return page(html, status)
 
 
 def _current_rule(user: StaffUser) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from app.read.records import self_assessments_for_piece
 from app.read.reviews import review_queue
 from app.read.welds import unattributed_welds
 from app.read.wording import LEVEL_WORDS, fr_number, process_label, verdict_label
-from app.teacher import bp, staff
+from app.teacher import bp, page, staff
 
 VERDICT_CHOICES = (
     ("conforme", "Conforme", "is-ok"),
@@ -91,12 +91,6 @@ logger = logging.getLogger(__name__)
 
 
 # ---- Small helpers ----------------------------------------------------------------------
-
-
-def _no_store(html: str, status: int = 200) -> Response:
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _when(value: str | None) -> str:
@@ -149,7 +143,7 @@ def _not_found(message: str) -> Response:
         text=ErrorText("Introuvable", message),
         actions=[("Retour aux pièces à évaluer", url_for("teacher.queue"))],
     )
-    return _no_store(html, 404)
+    return page(html, 404)
 
 
 # ---- The queue --------------------------------------------------------------------------
@@ -211,7 +205,7 @@ def queue() -> Any:
         chosen=chosen,
         batches=batches,
     )
-    return _no_store(html)
+    return page(html)
 
 
 # ---- A piece ----------------------------------------------------------------------------
@@ -341,7 +335,7 @@ def _render_piece(
         photo_key=uuid.uuid4().hex,
         reviewable=piece["status"] != "in_progress",
     )
-    return _no_store(html, status)
+    return page(html, status)
 
 
 @bp.get("/pieces/<code>")
@@ -473,7 +467,6 @@ def _photo_answer(
             }
         )
         response.status_code = status
-        response.headers["Cache-Control"] = "no-store"
         return response
     return _render_piece(user, found, status=status, error=error)
 
@@ -539,9 +532,7 @@ def photo(code: str) -> Any:
     flash(_message(outcome), "ok")
     location = url_for("teacher.piece", code=code) + "#photos"
     if _wants_json():
-        response = jsonify({"status": "ok", "message": _message(outcome), "location": location})
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return jsonify({"status": "ok", "message": _message(outcome), "location": location})
     return redirect(location, 303)
 
 
@@ -554,9 +545,7 @@ def photo_file(photo_id: int) -> Any:
     if found is None:
         abort(404)
     data, media_type = found
-    response = Response(data, mimetype=media_type or "image/jpeg")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return Response(data, mimetype=media_type or "image/jpeg")
 
 
 # ---- A batch of pieces ------------------------------------------------------------------
@@ -637,7 +626,7 @@ def batch(number: str) -> Any:
         error=error,
         key=_key(request.form.get("key")) if request.method == "POST" else uuid.uuid4().hex,
     )
-    return _no_store(html, status)
+    return page(html, status)
 
 
 def _submit_batch(
@@ -733,7 +722,7 @@ def _welds_page(
         error=error,
         key=uuid.uuid4().hex,
     )
-    return _no_store(html, status)
+    return page(html, status)
 
 
 @bp.get("/soudures")
