@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,12 +25,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy
 import yaml
 from flask.testing import FlaskClient
 
 from app.boundary import submit, web_origin
 from app.ingest.events import AssessmentInput, ReviewPiece, SetLevel
-from app.models import utcnow
+from app.models import WeldSamples, utcnow
 from app.read.wording import LEVEL_WORDS, french_day
 from tests.board.welding import WeldingStation
 from tests.factories import MINIMAL_SCHOOL, Scanner, load_school, make_staff, make_token
@@ -310,6 +312,26 @@ def test_a_call_for_help_shows_on_the_board_until_the_teacher_badges_in(
 # -- welding -------------------------------------------------------------------------------
 
 
+def stored_batches(database_url: str, device: str, at_least: int) -> None:
+    """Wait until the worker has stored ``at_least`` sample batches of a device's weld."""
+    engine = sqlalchemy.create_engine(database_url)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    try:
+        while True:
+            with engine.connect() as connection:
+                count = connection.execute(
+                    sqlalchemy.select(sqlalchemy.func.count())
+                    .select_from(WeldSamples)
+                    .where(WeldSamples.device == device)
+                ).scalar_one()
+            if count >= at_least:
+                return
+            assert time.monotonic() < deadline, f"{count} sample batch(es) of {device} stored"
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
 def simulator(broker: MosquittoBroker, log: Path) -> subprocess.Popen[bytes]:
     """Start ``python -m devices.simulate stations`` for ws01: one long weld, in range.
 
@@ -380,6 +402,9 @@ def test_a_weld_from_the_station_shows_on_its_tablet_without_a_reload(
             expect(page.locator("#arc-text")).to_have_text("Arc allumé")
             expect(page.locator("body")).to_have_class(re.compile(r"\barc-on\b"))
 
+            # A few seconds of arc first: a weld cut at its ignition ramp would average
+            # below the range, whatever the load on the machine made of the wait.
+            stored_batches(database_url, "ws01", at_least=3)
             station.send_signal(signal.SIGTERM)  # the welder lifts the torch
             assert station.wait(timeout=30) == 0, (tmp_path / "simulate.log").read_text()
             expect(page.locator("#arc")).to_have_attribute("data-arc", "off", timeout=WAIT_MS)
