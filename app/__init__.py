@@ -21,6 +21,7 @@ from app.extensions import (
     login_manager,
     migrate,
 )
+from app.office import bp as office_bp
 from app.printing import bp as printing_bp
 from app.printing.commands import register as register_label_commands
 from app.printing.record_commands import register as register_record_commands
@@ -62,6 +63,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(board_bp)
     app.register_blueprint(printing_bp)
     app.register_blueprint(teacher_bp)
+    app.register_blueprint(office_bp)
     register_kiosk(app)
     errors.register(app)
 

@@ -23,6 +23,11 @@ from werkzeug.routing import Rule
 
 from tests.auth.helpers import PASSWORD, browsers, sign_in
 from tests.factories import make_staff, make_token
+from tests.office.routes import board as office_board
+from tests.office.routes import orders as office_orders
+from tests.office.routes import people as office_people
+from tests.office.routes import rgpd as office_rgpd
+from tests.office.routes import school as office_school
 
 CALLERS = ("anon", "kiosk", "token", "teacher", "admin")
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -125,6 +130,11 @@ ROUTES: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/tableau/direct"): (200, 200, 200, 200, 200),
     ("POST", "/deconnexion"): (302, 302, 302, 302, 302),
 }
+
+# The office's routes, said by each of its slices beside its tests.
+for _slice in (office_people, office_school, office_orders, office_board, office_rgpd):
+    PATHS.update(_slice.PATHS)
+    ROUTES.update(_slice.ROUTES)
 
 
 def rules_of(app: Flask) -> dict[tuple[str, str], Rule]:

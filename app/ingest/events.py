@@ -288,10 +288,12 @@ class ImportSchool:
     spec: Any  # app.data.schema.SchoolSpec (the core does not import the file reader)
     filename: str
     sha256: str
+    # Only say what the import would do (the office's preview): refused, nothing written.
+    preview: bool = False
 
     def payload(self) -> dict[str, Any]:
         """Return which file (its name and digest), not its content."""
-        return {"filename": self.filename, "sha256": self.sha256}
+        return {"filename": self.filename, "sha256": self.sha256, "preview": self.preview}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from app.models.habilitations import (
     operation_type_requirements,
     station_requirements,
 )
+from app.models.office import Assignment, RoutingTemplate, RoutingTemplateStep
 from app.models.people import ROLES, Badge, StaffUser, Student, first_name
 from app.models.production import (
     KIOSK,
@@ -33,6 +34,7 @@ from app.models.production import (
     RUN_STATUSES,
     STATION_KINDS,
     WELDING,
+    WORK_ORDER_STATUSES,
     Customer,
     LabelBatch,
     Operation,
@@ -98,8 +100,10 @@ __all__ = [
     "VERDICTS",
     "WELDING",
     "WELD_BOUNDS",
+    "WORK_ORDER_STATUSES",
     "WPS_VERDICTS",
     "Assessment",
+    "Assignment",
     "Badge",
     "Base",
     "Competency",
@@ -124,6 +128,8 @@ __all__ = [
     "PieceSerial",
     "Presence",
     "ReviewPhoto",
+    "RoutingTemplate",
+    "RoutingTemplateStep",
     "RunInterval",
     "RunParticipant",
     "SelfAssessment",

@@ -74,6 +74,9 @@ class Event(Base):
     # The scan changed the shop (A-ANNULE can take it back) / the scan this one undid.
     undoable: Mapped[bool] = mapped_column(default=False)
     undoes_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), unique=True)
+    # A student's erasure rewrote what this row said of them (payload, raw, code, message,
+    # response): the only change the append-only trigger lets through, once.
+    redacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     station: Mapped[Station | None] = relationship(foreign_keys=[station_id])
     student: Mapped[Student | None] = relationship(foreign_keys=[student_id])

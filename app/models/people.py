@@ -31,6 +31,9 @@ class Student(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # End of schooling (the school file's ``left_on``), when known.
     left_on: Mapped[date | None] = mapped_column(Date)
+    # Erased (on request, or past the retention period): the name and code are replaced,
+    # the badges deleted; what the student made is still counted, anonymously.
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     framework: Mapped[Framework] = relationship()
     badges: Mapped[list[Badge]] = relationship(back_populates="student", order_by="Badge.code")

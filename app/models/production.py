@@ -179,7 +179,10 @@ class WorkOrder(Base):
     """A work order (OF): a customer's product, a quantity and its routing."""
 
     __tablename__ = "work_orders"
-    __table_args__ = (UniqueConstraint("site_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "number"),
+        CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
@@ -189,6 +192,12 @@ class WorkOrder(Base):
     quantity: Mapped[int] = mapped_column(default=1)
     due_on: Mapped[date | None] = mapped_column(Date)
     drawing: Mapped[str | None] = mapped_column(String(100))
+    # open (pieces are made), closed (delivered) or cancelled; set by the office.
+    status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The routing template or the earlier order it was made from, for the office's record.
+    made_from: Mapped[str | None] = mapped_column(String(60))
 
     customer: Mapped[Customer] = relationship()
     operations: Mapped[list[Operation]] = relationship(
@@ -222,6 +231,8 @@ def operation_code(work_order_number: str, step: int) -> str:
     """Return the code of a routing step, ``OF-YYYY-NNNN-SS``."""
     return f"{work_order_number}-{step:02d}"
 
+
+WORK_ORDER_STATUSES = ("open", "closed", "cancelled")
 
 PIECE_STATUSES = ("in_progress", "awaiting_review", "reviewed")
 
