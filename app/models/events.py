@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base
@@ -17,6 +26,7 @@ if TYPE_CHECKING:
     from app.models.production import OperationRun, Piece, Station
 
 EVENT_STATUSES = ("accepted", "rejected")
+PEOPLE_CHANNELS = text("channel IN ('web', 'cli')")
 ACTOR_KINDS = ("device", "kiosk", "staff", "worker", "cli")
 
 
@@ -38,6 +48,15 @@ class Event(Base):
         # by every input: one without a reader costs each scan a page of WAL for nothing.
         Index("ix_events_station_received", "station_id", "received_at"),
         stamp_index("events", "student_id"),
+        # The audit page: what people did on pages and command lines (the office's changes,
+        # reviews, exports), newest first; scans and station messages are not written to it.
+        Index(
+            "ix_events_site_people",
+            "site_id",
+            "id",
+            sqlite_where=PEOPLE_CHANNELS,
+            postgresql_where=PEOPLE_CHANNELS,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,6 +5,7 @@
 - ``work_orders``: ``status`` (open, closed, cancelled), ``created_at``, ``closed_at`` and
   ``made_from`` (the template or the order it was copied from).
 - ``students.erased_at``: the student's personal data was erased.
+- ``events``: an index of what people did on pages and command lines (the audit page).
 - ``events.redacted_at``: an erasure rewrote what the row said of a student. The
   append-only triggers are made again to let that one change through (identity, kind,
   outcome and time unchanged) and nothing else; deleting a row stays refused.
@@ -28,6 +29,7 @@ depends_on = None
 
 OPEN = sa.text("ended_at IS NULL")
 ENDED = sa.text("ended_event_id IS NOT NULL")
+PEOPLE = sa.text("channel IN ('web', 'cli')")
 
 # What a redaction may not change: the row's identity, kind, outcome, time and actor.
 SAME_ROW_PG = (
@@ -150,6 +152,14 @@ def upgrade():
     # log's triggers (and costs a copy of the biggest tables).
     op.add_column("students", sa.Column("erased_at", UtcDateTime(), nullable=True))
     op.add_column("events", sa.Column("redacted_at", UtcDateTime(), nullable=True))
+    # The audit page's index: only what people did on pages and command lines is in it.
+    op.create_index(
+        "ix_events_site_people",
+        "events",
+        ["site_id", "id"],
+        sqlite_where=PEOPLE,
+        postgresql_where=PEOPLE,
+    )
 
     if conn.dialect.name == "postgresql":
         op.execute(
