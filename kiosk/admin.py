@@ -1,5 +1,6 @@
 """The Bornes page: an administrator enrols a kiosk (its link and QR code, shown once),
-sees the site's kiosks and revokes one.
+sees the site's kiosks (when each was last seen) and revokes one. It is an office page
+(``office/base.html``: the office's nav).
 
 For a signed-in administrator of the site only (a teacher gets 403). The enrolment link is
 shown once, on the answer to the POST that made it, and never stored in clear; the page is
@@ -58,6 +59,8 @@ def _page(user: StaffUser, link: str | None = None, station: str | None = None) 
         qr=qr_svg(link) if link else None,
         station=station,
         zone=workshop_timezone(),
+        # The office's nav (office/base.html) shows its administrator's groups.
+        office_admin=True,
     )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"

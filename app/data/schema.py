@@ -12,6 +12,14 @@ from typing import Any
 
 from app.data.yamlfile import InvalidDate, LocatedDocument, Path, SchoolFileError, format_path
 from app.ingest.school_spec import (
+    COMPETENCY_CODE,
+    IDENT,
+    MQTT_DEVICE,
+    PROCESS,
+    SITE,
+    SPAN_LIMITS,
+    STATION_CODE,
+    UPPER_IDENT,
     CustomerSpec,
     FrameworkSpec,
     HabilitationSpec,
@@ -24,14 +32,10 @@ from app.ingest.school_spec import (
     TeacherSpec,
     WorkOrderSpec,
     WpsSpec,
+    span_problem,
 )
 from app.models.production import STATION_KINDS
-from labels.codes import (
-    PRINTED_BADGE_PATTERN,
-    RFID_BADGE_PATTERN,
-    STATION_PATTERN,
-    WORK_ORDER_PATTERN,
-)
+from labels.codes import PRINTED_BADGE_PATTERN, RFID_BADGE_PATTERN, WORK_ORDER_PATTERN
 
 TOP_KEYS = (
     "site",
@@ -47,15 +51,8 @@ TOP_KEYS = (
     "work_orders",
 )
 
-SITE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
-UPPER_IDENT = re.compile(r"[A-Z0-9][A-Z0-9-]{0,39}")
-COMPETENCY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,19}")
-STATION_CODE = STATION_PATTERN
-MQTT_DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 WORK_ORDER = WORK_ORDER_PATTERN
 BADGE = re.compile(f"{PRINTED_BADGE_PATTERN.pattern}|{RFID_BADGE_PATTERN.pattern}")
-PROCESS = re.compile(r"\d{2,3}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -162,16 +159,20 @@ class Checker:
         raise self.fail(path, "une date AAAA-MM-JJ est attendue")
 
     def span(self, path: Path, value: Any) -> tuple[float, float]:
-        """Read a [min, max] range of positive numbers."""
+        """Read a [min, max] range of positive, finite numbers within the field's limit."""
         if (
             not isinstance(value, list)
             or len(value) != 2
             or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
         ):
             raise self.fail(path, "une plage [min, max] de deux nombres est attendue")
-        low, high = float(value[0]), float(value[1])
-        if low < 0 or high < low:
-            raise self.fail(path, "la plage doit être positive avec min ≤ max")
+        try:
+            low, high = float(value[0]), float(value[1])
+        except OverflowError:  # an integer too big for a float
+            raise self.fail(path, "la plage doit être faite de nombres finis") from None
+        problem = span_problem(low, high, SPAN_LIMITS.get(str(path[-1]), 1.0e6))
+        if problem is not None:
+            raise self.fail(path, problem)
         return low, high
 
     def unique(self, seen: dict[str, Path], key: str, path: Path, what: str) -> None:

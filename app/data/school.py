@@ -84,7 +84,9 @@ def export_school(session: Session, site_id: int) -> dict[str, Any]:
     held = _held_now(session, site_id)
     data["students"] = []
     for student in session.execute(
-        select(Student).where(Student.site_id == site_id).order_by(Student.code)
+        select(Student)
+        .where(Student.site_id == site_id, Student.erased_at.is_(None))
+        .order_by(Student.code)
     ).scalars():
         sentry: dict[str, Any] = {
             "id": student.code,

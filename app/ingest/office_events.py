@@ -11,6 +11,7 @@ docstring says so; elsewhere the input gives the whole record as the form shows 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -111,15 +112,16 @@ class SetStudentHabilitation:
 
 @dataclass(frozen=True)
 class SaveCustomer:
-    """Create or change a customer."""
+    """Create (``create``: refused if the code exists) or change a customer."""
 
     KIND: ClassVar[str] = "office.customer"
     code: str
     name: str
+    create: bool = False
 
     def payload(self) -> dict[str, Any]:
         """Return the customer."""
-        return {"customer": self.code, "name": self.name}
+        return {"customer": self.code, "name": self.name, "create": self.create}
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class SaveStation:
     kind: str
     mqtt_device: str | None = None
     requires: tuple[str, ...] = ()
+    create: bool = False
 
     def payload(self) -> dict[str, Any]:
         """Return the station."""
@@ -141,6 +144,7 @@ class SaveStation:
             "kind": self.kind,
             "mqtt_device": self.mqtt_device,
             "requires": list(self.requires),
+            "create": self.create,
         }
 
 
@@ -158,18 +162,20 @@ class SaveWps:
     u_max_v: float
     q_min_kj_mm: float | None = None
     q_max_kj_mm: float | None = None
+    create: bool = False
 
     def payload(self) -> dict[str, Any]:
-        """Return the WPS."""
+        """Return the WPS (a number JSON cannot hold, NaN or infinite, as its text)."""
         return {
             "wps": self.code,
             "process": self.process,
             "position": self.position,
-            "i_a": [self.i_min_a, self.i_max_a],
-            "u_v": [self.u_min_v, self.u_max_v],
+            "i_a": [json_number(self.i_min_a), json_number(self.i_max_a)],
+            "u_v": [json_number(self.u_min_v), json_number(self.u_max_v)],
             "q_kj_mm": None
             if self.q_min_kj_mm is None or self.q_max_kj_mm is None
-            else [self.q_min_kj_mm, self.q_max_kj_mm],
+            else [json_number(self.q_min_kj_mm), json_number(self.q_max_kj_mm)],
+            "create": self.create,
         }
 
 
@@ -183,6 +189,7 @@ class SaveOperationType:
     process: str | None = None
     station_kind: str | None = None
     requires: tuple[str, ...] = ()
+    create: bool = False
 
     def payload(self) -> dict[str, Any]:
         """Return the operation type."""
@@ -192,6 +199,7 @@ class SaveOperationType:
             "process": self.process,
             "station_kind": self.station_kind,
             "requires": list(self.requires),
+            "create": self.create,
         }
 
 
@@ -360,6 +368,11 @@ class EraseStudent:
     def payload(self) -> dict[str, Any]:
         """Return why (the student's code itself is rewritten by the erasure)."""
         return {"student": self.student_code, "reason": self.reason}
+
+
+def json_number(value: float) -> float | str:
+    """Return a number as JSON can hold it: NaN and infinities as their text."""
+    return value if math.isfinite(value) else str(value)
 
 
 def iso_day(day: date | None) -> str | None:

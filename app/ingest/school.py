@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from app.ingest.core import Done, Refusal, Scope, handles
 from app.ingest.events import ImportSchool
-from app.ingest.school_spec import HeldSpec, SchoolSpec
+from app.ingest.school_spec import (
+    CustomerSpec,
+    HeldSpec,
+    OperationTypeSpec,
+    SchoolSpec,
+    StationSpec,
+    WpsSpec,
+)
 from app.models import (
     Badge,
     Base,
@@ -54,15 +61,39 @@ SECTION_LABELS = {
 }
 
 
+# The identifiers a preview lists, per kind and per change (the counts are always whole).
+NAMES_CAP = 200
+
+
 @dataclass
 class ImportSummary:
-    """What an import did, counted per kind of record."""
+    """What an import did, counted per kind of record, with what it created, changed, removed."""
 
     filename: str
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     removed: Counter[str] = field(default_factory=Counter)
+    names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def note(self, change: str, section: str, ident: str) -> None:
+        """Count one record of a kind as created, updated, unchanged or removed."""
+        counter: Counter[str] = getattr(self, change)
+        counter[section] += 1
+        if change == "unchanged":
+            return
+        names = self.names.setdefault(change, {}).setdefault(section, [])
+        if len(names) < NAMES_CAP:
+            names.append(ident)
+
+    def as_body(self) -> dict[str, Any]:
+        """Return the counts (and the identifiers) as the core's answer carries them."""
+        return {
+            "created": dict(self.created),
+            "updated": dict(self.updated),
+            "removed": dict(self.removed),
+            "unchanged": dict(self.unchanged),
+        }
 
     @property
     def changed(self) -> bool:
@@ -98,20 +129,33 @@ class _Upsert:
         self.event_id: int | None = None
         self.now: datetime | None = None
 
+    @classmethod
+    def at_site(cls, session: Session, site_id: int, event_id: int | None = None) -> _Upsert:
+        """Return an upsert of single records of a site (the office's inputs)."""
+        upsert = cls(session, SchoolSpec(site=""), ImportSummary(""))
+        upsert.site_id = site_id
+        upsert.event_id = event_id
+        return upsert
+
     def sync(
-        self, section: str, obj: Base, created: bool, also_changed: bool = False, **values: Any
-    ) -> None:
+        self,
+        section: str,
+        obj: Base,
+        created: bool,
+        also_changed: bool = False,
+        *,
+        ident: str,
+        **values: Any,
+    ) -> str:
+        """Bring a record's columns to the values given; count it and return what happened."""
         changed = also_changed
         for key, value in values.items():
             if getattr(obj, key) != value:
                 setattr(obj, key, value)
                 changed = True
-        if created:
-            self.summary.created[section] += 1
-        elif changed:
-            self.summary.updated[section] += 1
-        else:
-            self.summary.unchanged[section] += 1
+        change = "created" if created else "updated" if changed else "unchanged"
+        self.summary.note(change, section, ident)
+        return change
 
     def get_or_new(self, model: type[Base], **key: Any) -> tuple[Any, bool]:
         obj = self.session.execute(select(model).filter_by(**key)).scalar_one_or_none()
@@ -125,7 +169,9 @@ class _Upsert:
         spec = self.spec
         site: Site
         site, created = self.get_or_new(Site, code=spec.site)
-        self.sync("sites", site, created, name=spec.site_name or site.name or spec.site)
+        self.sync(
+            "sites", site, created, ident=spec.site, name=spec.site_name or site.name or spec.site
+        )
         self.session.flush()
         self.site_id = site.id
         frameworks = self.frameworks()
@@ -152,6 +198,7 @@ class _Upsert:
                 "frameworks",
                 framework,
                 created,
+                ident=fspec.id,
                 title=fspec.title,
                 source=fspec.source,
                 provisional=fspec.provisional,
@@ -161,7 +208,14 @@ class _Upsert:
                 comp, comp_created = self.get_or_new(
                     Competency, framework_id=framework.id, code=code
                 )
-                self.sync("competencies", comp, comp_created, title=title, position=position)
+                self.sync(
+                    "competencies",
+                    comp,
+                    comp_created,
+                    ident=f"{fspec.id}:{code}",
+                    title=title,
+                    position=position,
+                )
             self.session.flush()
             self.session.refresh(framework)
             result[fspec.id] = framework
@@ -177,6 +231,7 @@ class _Upsert:
                 "habilitations",
                 habilitation,
                 created,
+                ident=hspec.id,
                 name=hspec.name,
                 derogation_until=hspec.derogation_until,
             )
@@ -207,13 +262,15 @@ class _Upsert:
                 )
             ).scalars()
         }
+        codes = {h.id: code for code, h in habilitations.items()}
         wanted: list[tuple[StudentHabilitation | None, HeldSpec, int]] = []
         for hspec in held:
             habilitation_id = habilitations[hspec.id].id
             wanted.append((current.pop(habilitation_id, None), hspec, habilitation_id))
         for dropped in current.values():
             self._end(dropped)
-            self.summary.removed["student_habilitations"] += 1
+            ident = f"{student.code} {codes.get(dropped.habilitation_id, '?')}"
+            self.summary.note("removed", "student_habilitations", ident)
         fresh: list[tuple[HeldSpec, int]] = []
         for row, hspec, habilitation_id in wanted:
             values = {
@@ -222,14 +279,15 @@ class _Upsert:
                 "trained_on": hspec.trained_on,
                 "trainer": hspec.trainer,
             }
+            ident = f"{student.code} {hspec.id}"
             if row is None:
-                self.summary.created["student_habilitations"] += 1
+                self.summary.note("created", "student_habilitations", ident)
             elif any(getattr(row, key) != value for key, value in values.items()):
                 # A new row for the new terms: the old one says what held until now.
                 self._end(row)
-                self.summary.updated["student_habilitations"] += 1
+                self.summary.note("updated", "student_habilitations", ident)
             else:
-                self.summary.unchanged["student_habilitations"] += 1
+                self.summary.note("unchanged", "student_habilitations", ident)
                 continue
             fresh.append((hspec, habilitation_id))
         # The ended rows first: one authorisation in force per habilitation (unique index).
@@ -262,11 +320,11 @@ class _Upsert:
         ).scalars():
             if badge.code not in codes:
                 self.session.delete(badge)
-                self.summary.removed["badges"] += 1
+                self.summary.note("removed", "badges", badge.code)
         self.session.flush()
         for code in codes:
             badge, created = self.get_or_new(Badge, site_id=self.site_id, code=code)
-            self.sync("badges", badge, created, student_id=student_id, user_id=user_id)
+            self.sync("badges", badge, created, ident=code, student_id=student_id, user_id=user_id)
         self.session.flush()
 
     def students(
@@ -278,6 +336,7 @@ class _Upsert:
                 "students",
                 student,
                 created,
+                ident=sspec.id,
                 name=sspec.name,
                 framework_id=frameworks[sspec.framework].id,
                 left_on=sspec.left_on,
@@ -304,7 +363,7 @@ class _Upsert:
                     active=True,
                     session_version=1,
                 )
-            self.sync("teachers", user, created, **values)
+            self.sync("teachers", user, created, ident=tspec.email, **values)
             self.session.flush()
             self._badges(tspec.badges, None, user.id)
 
@@ -322,82 +381,111 @@ class _Upsert:
                 station.mqtt_device = None
         self.session.flush()
         for sspec in self.spec.stations:
-            station = existing.get(sspec.code)
-            created = station is None
-            if station is None:
-                station = Station(site_id=self.site_id, code=sspec.code)
-                self.session.add(station)
-            requires_changed = self.requirements(
-                station, created, [habilitations[hid] for hid in sspec.requires]
-            )
-            self.sync(
-                "stations",
-                station,
-                created,
-                also_changed=requires_changed,
-                name=sspec.name,
-                kind=sspec.kind,
-                mqtt_device=sspec.mqtt_device,
-            )
+            self.station(sspec, habilitations, existing.get(sspec.code))
         self.session.flush()
+
+    def station(
+        self,
+        sspec: StationSpec,
+        habilitations: dict[str, Habilitation],
+        station: Station | None,
+    ) -> str:
+        """Create or update one station (``station`` is the one of that code, if any)."""
+        created = station is None
+        if station is None:
+            station = Station(site_id=self.site_id, code=sspec.code)
+            self.session.add(station)
+        requires_changed = self.requirements(
+            station, created, [habilitations[hid] for hid in sspec.requires]
+        )
+        return self.sync(
+            "stations",
+            station,
+            created,
+            also_changed=requires_changed,
+            ident=sspec.code,
+            name=sspec.name,
+            kind=sspec.kind,
+            mqtt_device=sspec.mqtt_device,
+        )
 
     def wps(self) -> dict[str, Wps]:
         result = {}
         for wspec in self.spec.wps:
-            wps, created = self.get_or_new(Wps, site_id=self.site_id, code=wspec.id)
-            q = wspec.q_kj_mm
-            self.sync(
-                "wps",
-                wps,
-                created,
-                process=wspec.process,
-                position=wspec.position,
-                i_min_a=wspec.i_a[0],
-                i_max_a=wspec.i_a[1],
-                u_min_v=wspec.u_v[0],
-                u_max_v=wspec.u_v[1],
-                q_min_kj_mm=q[0] if q else None,
-                q_max_kj_mm=q[1] if q else None,
-            )
-            result[wspec.id] = wps
+            result[wspec.id] = self.one_wps(wspec)[0]
         self.session.flush()
         return result
+
+    def one_wps(self, wspec: WpsSpec) -> tuple[Wps, str]:
+        """Create or update one WPS; return it and what happened to it."""
+        wps, created = self.get_or_new(Wps, site_id=self.site_id, code=wspec.id)
+        q = wspec.q_kj_mm
+        change = self.sync(
+            "wps",
+            wps,
+            created,
+            ident=wspec.id,
+            process=wspec.process,
+            position=wspec.position,
+            i_min_a=wspec.i_a[0],
+            i_max_a=wspec.i_a[1],
+            u_min_v=wspec.u_v[0],
+            u_max_v=wspec.u_v[1],
+            q_min_kj_mm=q[0] if q else None,
+            q_max_kj_mm=q[1] if q else None,
+        )
+        return wps, change
 
     def operation_types(
         self, competencies: dict[str, Competency], habilitations: dict[str, Habilitation]
     ) -> dict[str, OperationType]:
         result = {}
         for ospec in self.spec.operation_types:
-            op_type, created = self.get_or_new(OperationType, site_id=self.site_id, code=ospec.id)
             wanted = [competencies[name] for name in ospec.competencies]
-            current_ids = [] if created else sorted(c.id for c in op_type.competencies)
-            mapping_changed = current_ids != sorted(c.id for c in wanted)
-            if mapping_changed:
-                op_type.competencies = wanted
-            requires_changed = self.requirements(
-                op_type, created, [habilitations[hid] for hid in ospec.requires]
-            )
-            self.sync(
-                "operation_types",
-                op_type,
-                created,
-                also_changed=mapping_changed or requires_changed,
-                name=ospec.name,
-                process=ospec.process,
-                station_kind=ospec.station_kind,
-            )
-            result[ospec.id] = op_type
+            result[ospec.id] = self.operation_type(ospec, habilitations, wanted)[0]
         self.session.flush()
         return result
+
+    def operation_type(
+        self,
+        ospec: OperationTypeSpec,
+        habilitations: dict[str, Habilitation],
+        competencies: list[Competency] | None,
+    ) -> tuple[OperationType, str]:
+        """Create or update one operation type; ``competencies`` None leaves its grid alone."""
+        op_type, created = self.get_or_new(OperationType, site_id=self.site_id, code=ospec.id)
+        mapping_changed = False
+        if competencies is not None:
+            current_ids = [] if created else sorted(c.id for c in op_type.competencies)
+            mapping_changed = current_ids != sorted(c.id for c in competencies)
+            if mapping_changed:
+                op_type.competencies = competencies
+        requires_changed = self.requirements(
+            op_type, created, [habilitations[hid] for hid in ospec.requires]
+        )
+        change = self.sync(
+            "operation_types",
+            op_type,
+            created,
+            also_changed=mapping_changed or requires_changed,
+            ident=ospec.id,
+            name=ospec.name,
+            process=ospec.process,
+            station_kind=ospec.station_kind,
+        )
+        return op_type, change
 
     def customers(self) -> dict[str, Customer]:
         result = {}
         for cspec in self.spec.customers:
-            customer, created = self.get_or_new(Customer, site_id=self.site_id, code=cspec.id)
-            self.sync("customers", customer, created, name=cspec.name)
-            result[cspec.id] = customer
+            result[cspec.id] = self.customer(cspec)[0]
         self.session.flush()
         return result
+
+    def customer(self, cspec: CustomerSpec) -> tuple[Customer, str]:
+        """Create or update one customer; return it and what happened to it."""
+        customer, created = self.get_or_new(Customer, site_id=self.site_id, code=cspec.id)
+        return customer, self.sync("customers", customer, created, ident=cspec.id, name=cspec.name)
 
     def work_orders(
         self,
@@ -413,6 +501,7 @@ class _Upsert:
                 "work_orders",
                 work_order,
                 created,
+                ident=wspec.number,
                 customer_id=customers[wspec.customer].id,
                 product=wspec.product,
                 quantity=wspec.quantity,
@@ -442,7 +531,7 @@ class _Upsert:
                     )
                     continue
                 self.session.delete(operation)
-                self.summary.removed["operations"] += 1
+                self.summary.note("removed", "operations", f"{wspec.number}-{step:02d}")
             self.session.flush()
             for sspec in wspec.operations:
                 step_row = existing.get(sspec.step)
@@ -454,6 +543,7 @@ class _Upsert:
                     "operations",
                     step_row,
                     created_step,
+                    ident=f"{wspec.number}-{sspec.step:02d}",
                     operation_type_id=types[sspec.type].id,
                     wps_id=wps[sspec.wps].id if sspec.wps else None,
                 )
@@ -462,10 +552,21 @@ class _Upsert:
 
 @handles(ImportSchool, atomic=True)
 def import_school(scope: Scope, event: ImportSchool) -> Done:
-    """Create or update a site's data from its validated school file."""
+    """Create or update a site's data from its validated school file (or only preview it)."""
     existing = scope.session.execute(select(Site.id).where(Site.code == event.spec.site)).scalar()
     if existing is not None:
         scope.columns["site_id"] = existing
+    if scope.origin.site_id is not None and existing != scope.origin.site_id:
+        ours = scope.session.execute(
+            select(Site.code).where(Site.id == scope.origin.site_id)
+        ).scalar()
+        scope.columns["site_id"] = scope.origin.site_id
+        raise Refusal(
+            "other_site",
+            f"{event.filename} est le fichier du site « {event.spec.site} », "
+            f"pas de celui-ci (« {ours} ») : rien n'a été modifié.",
+            f"file of site {event.spec.site!r} sent to site {ours!r}",
+        )
     summary = ImportSummary(event.filename)
     upsert = _Upsert(scope.session, event.spec, summary)
     upsert.filename = event.filename
@@ -480,14 +581,16 @@ def import_school(scope: Scope, event: ImportSchool) -> Done:
             "; ".join(upsert.errors)[:400],
             errors=upsert.errors,
         )
+    if event.preview:
+        # The savepoint rolls the whole upsert back: the log keeps who previewed which file.
+        raise Refusal(
+            "preview",
+            f"Aperçu de {event.filename} : rien n'a encore été modifié.",
+            f"preview of {event.filename}",
+            site=event.spec.site,
+            line=summary.line(),
+            names=summary.names,
+            **summary.as_body(),
+        )
     scope.columns["site_id"] = site.id
-    return Done(
-        summary.line(),
-        {
-            "site": site.code,
-            "created": dict(summary.created),
-            "updated": dict(summary.updated),
-            "removed": dict(summary.removed),
-            "unchanged": dict(summary.unchanged),
-        },
-    )
+    return Done(summary.line(), {"site": site.code, **summary.as_body()})

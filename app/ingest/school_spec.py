@@ -6,10 +6,45 @@ import (``app.ingest.school``) writes them. ``path`` is where a record is in the
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from labels.codes import STATION_PATTERN
+
 Path = tuple[str | int, ...]
+
+# The formats of the school's codes: the file's checks (``app.data.schema``) and the office's
+# inputs (``app.ingest.office_school``) apply the same ones, with the same French words.
+SITE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
+UPPER_IDENT = re.compile(r"[A-Z0-9][A-Z0-9-]{0,39}")
+COMPETENCY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,19}")
+STATION_CODE = STATION_PATTERN
+MQTT_DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+PROCESS = re.compile(r"\d{2,3}")
+
+IDENT_WORDS = "un identifiant (lettres, chiffres, -)"
+UPPER_IDENT_WORDS = "un identifiant (A-Z, 0-9, -)"
+STATION_CODE_WORDS = "un code de poste (ST-…, A-Z, 0-9, -)"
+MQTT_DEVICE_WORDS = "un identifiant MQTT (lettres, chiffres, - ou _)"
+PROCESS_WORDS = "un numéro de procédé ISO 4063"
+
+# What a WPS range may span: beyond these no welding station measures anything.
+SPAN_LIMITS = {"i_a": 2000.0, "u_v": 200.0, "q_kj_mm": 100.0}
+
+
+def span_problem(low: float, high: float, limit: float, *, strict: bool = False) -> str | None:
+    """Return what is wrong with a [min, max] range, in French, or None when it is sound."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "la plage doit être faite de nombres finis"
+    if low < 0 or high < low or (strict and high == low):
+        words = "min < max" if strict else "min ≤ max"
+        return f"la plage doit être positive avec {words}"
+    if high > limit:
+        return f"la plage doit rester sous {limit:g}"
+    return None
 
 
 @dataclass(frozen=True)
