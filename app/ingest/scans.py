@@ -27,7 +27,16 @@ from app.ingest.shop import (
     of_name,
     transient_run,
 )
-from app.models import Badge, Event, OperationRun, StaffUser, Student, first_name, table_of
+from app.models import (
+    Badge,
+    Event,
+    OperationRun,
+    StaffUser,
+    Student,
+    WorkOrder,
+    first_name,
+    table_of,
+)
 from app.read.board import workshop_timezone
 from app.read.stations import station_statuses
 from app.read.wording import french_day
@@ -40,6 +49,7 @@ EVENTS = table_of(Event)
 BADGES = table_of(Badge)
 STUDENTS = table_of(Student)
 USERS = table_of(StaffUser)
+WORK_ORDERS = table_of(WorkOrder)
 
 KIND_LABELS = {
     "kiosk": "une borne",
@@ -89,6 +99,12 @@ _BADGED_HERE = (
     )
     .order_by(PRESENCES.c.started_at, PRESENCES.c.id)
 )
+
+
+_ORDER_STATUS = select(WORK_ORDERS.c.number, WORK_ORDERS.c.status).where(
+    WORK_ORDERS.c.id == bindparam("work_order_id")
+)
+CLOSED_WORDS = {"closed": "clôturé", "cancelled": "annulé"}
 
 
 class ScanRules:
@@ -305,6 +321,7 @@ class ScanRules:
     def work_order(self, station: StationAt, number: str) -> str:
         """Set the work order the station works on."""
         work_order = self.find_work_order(number)
+        self.check_order_open(work_order.id)
         changes: dict[str, Any] = {"work_order_id": work_order.id}
         selected = self.shop.operation_work_order(station)
         if selected is not None and selected != work_order.id:
@@ -338,6 +355,7 @@ class ScanRules:
                 "Vérifie la fiche suiveuse.",
                 f"no step {parsed.step} in {parsed.work_order}",
             )
+        self.check_order_open(operation.order_id)
         self.check_station_kind(station, operation)
         piece = None
         piece_id = station.get("piece_id")
@@ -387,6 +405,7 @@ class ScanRules:
             raise Refusal("not_allowed", message, f"piece {code} is {piece.status}")
         else:
             work_order_id = piece.work_order_id
+        self.check_order_open(work_order_id)
         operation = None
         operation_id = station.get("operation_id")
         if operation_id is not None:
@@ -417,6 +436,17 @@ class ScanRules:
         if operation is None:
             return f"{intro} Scanne maintenant l'opération."
         return f"{intro} {self.start(station, piece, operation, existing)}"
+
+    def check_order_open(self, work_order_id: int) -> None:
+        """Refuse a label of a closed or cancelled work order: nothing more is made for it."""
+        row = self.scope.conn.execute(_ORDER_STATUS, {"work_order_id": work_order_id}).one()
+        if row.status in CLOSED_WORDS:
+            word = CLOSED_WORDS[row.status]
+            raise Refusal(
+                "not_allowed",
+                f"OF {word} : {row.number} ne se fabrique plus. Demande à ton maître pro.",
+                f"work order {row.number} is {row.status}",
+            )
 
     def check_quantity(self, work_order: Record, code: str) -> None:
         """Refuse a new label past the order's quantity and its margin for rework."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     KIOSK_CREDENTIAL,
+    Assignment,
     Competency,
     DeviceToken,
     Event,
@@ -307,8 +308,14 @@ def kiosk_state(
         key: status[key]
         for key in ("code", "name", "kind", "work_order", "operation", "piece", "help_since")
     }
+    todo = assigned_operations(session, site_id, [student["id"] for student in status["students"]])
     shown["students"] = [
-        {"id": student["id"], "name": first_name(student["name"])} for student in status["students"]
+        {
+            "id": student["id"],
+            "name": first_name(student["name"]),
+            "assigned": todo.get(student["id"], []),
+        }
+        for student in status["students"]
     ]
     shown["run"] = None
     if status["run"] is not None:
@@ -324,6 +331,57 @@ def kiosk_state(
         "station": shown,
         "acting_for": acting,
     }
+
+
+def assigned_operations(
+    session: Session, site_id: int, student_codes: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Return the operations given to each student (by code) and still in force.
+
+    Only those of open work orders (closing an order ends its assignments anyway), the
+    soonest due first: the code of the step, its name and pictogram, the order and its
+    product, the due date.
+    """
+    if not student_codes:
+        return {}
+    rows = session.execute(
+        select(
+            Student.code.label("student"),
+            Operation.step,
+            OperationType.code.label("type_code"),
+            OperationType.name,
+            OperationType.process,
+            WorkOrder.number,
+            WorkOrder.product,
+            WorkOrder.due_on,
+        )
+        .select_from(Assignment)
+        .join(Student, Student.id == Assignment.student_id)
+        .join(Operation, Operation.id == Assignment.operation_id)
+        .join(OperationType, OperationType.id == Operation.operation_type_id)
+        .join(WorkOrder, WorkOrder.id == Operation.work_order_id)
+        .where(
+            Assignment.site_id == site_id,
+            Assignment.ended_at.is_(None),
+            Student.code.in_(student_codes),
+            WorkOrder.status == "open",
+        )
+        .order_by(WorkOrder.due_on.is_(None), WorkOrder.due_on, WorkOrder.number, Operation.step)
+    ).all()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row.student, []).append(
+            {
+                "operation": operation_code(row.number, row.step),
+                "step": row.step,
+                "name": row.name,
+                "pictogram": pictogram(row.type_code, row.name, row.process),
+                "work_order": row.number,
+                "product": row.product,
+                "due_on": row.due_on.isoformat() if row.due_on else None,
+            }
+        )
+    return found
 
 
 def present_at(session: Session, site_id: int, station_code: str, student_code: str) -> bool:
@@ -442,6 +500,7 @@ def student_page(
             "provisional": bool(framework["provisional"]),
         },
         "pieces": pieces,
+        "assigned": assigned_operations(session, site_id, [student_code]).get(student_code, []),
         "competencies": competencies,
     }
 

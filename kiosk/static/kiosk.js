@@ -476,7 +476,7 @@ function renderWelding(st) {
 
 function renderStudents(students) {
   show(el.nobody, students.length === 0);
-  const people = students.map((s) => [s.id, s.name]);
+  const people = students.map((s) => [s.id, s.name, todoKey(s)]);
   if (!changed("students", people)) {
     return;
   }
@@ -490,6 +490,7 @@ function renderStudents(students) {
       skills.setAttribute("aria-label", `Mes compétences — ${s.name}`);
       return node("li", { cls: "student", attrs: { "data-student": s.id } },
         node("p", { cls: "student-name" }, icon("person"), node("span", { text: s.name })),
+        todoView(s.assigned, "todo-mini"),
         node("div", { cls: "mine-buttons" }, pieces, skills),
       );
     }),
@@ -563,14 +564,51 @@ async function openPanel(studentId, part) {
   el.panelBody.replaceChildren(part === "pieces" ? piecesView(data) : skillsView(data));
 }
 
+// ---- « À faire » : the operations the office gave a student ------------------------------
+
+function todoKey(student) {
+  const todo = Array.isArray(student.assigned) ? student.assigned : [];
+  return todo.map((t) => t.operation).join(" ");
+}
+
+// The operations given to a student (soonest due first): pictogram, step name, order and
+// product, the due date. Nothing when none.
+function todoView(assigned, cls) {
+  const todo = Array.isArray(assigned) ? assigned : [];
+  if (todo.length === 0) {
+    return null;
+  }
+  return node("div", { cls: `todo ${cls}` },
+    node("p", { cls: "todo-title" }, icon("workorder"), node("span", { text: "À faire pour toi" })),
+    node("ul", { cls: "todo-list" }, ...todo.map((t) => node("li", { cls: "todo-item" },
+      icon(t.pictogram || "generic"),
+      node("span", { cls: "todo-name", text: t.name || "" }),
+      node("span", { cls: "todo-code", text: t.operation || "" }),
+      node("span", { cls: "todo-product", text: t.product || "" }),
+      t.due_on ? node("span", { cls: "todo-due" }, icon("clock"),
+        document.createTextNode(`pour le ${dueDay(t.due_on)}`)) : null,
+    ))),
+  );
+}
+
+function dueDay(isoDay) {
+  const [y, m, d] = String(isoDay).split("-").map(Number);
+  if (!y || !m || !d) {
+    return String(isoDay);
+  }
+  return new Date(y, m - 1, d).toLocaleDateString("fr-FR", { weekday: "long", day: "numeric", month: "long" });
+}
+
 function piecesView(data) {
   const pieces = Array.isArray(data?.pieces) ? data.pieces : [];
+  const todo = todoView(data?.assigned, "todo-panel");
   if (pieces.length === 0) {
-    return node("p", { cls: "panel-empty", text: "Pas encore de pièce cette semaine." });
+    const empty = node("p", { cls: "panel-empty", text: "Pas encore de pièce cette semaine." });
+    return todo ? node("div", { cls: "panel-part" }, todo, empty) : empty;
   }
   // One entry per operation finished; a piece worked on twice is still one piece.
   const distinct = new Set(pieces.map((p) => p.code || p)).size;
-  const wrap = node("div", { cls: "panel-part" },
+  const wrap = node("div", { cls: "panel-part" }, todo,
     node("p", { cls: "panel-count", text: `${plural(distinct, "pièce", "pièces")} cette semaine` }));
   wrap.append(node("ul", { cls: "piece-list" }, ...pieces.map((p) => {
     const finished = p.finished_at ? fmtTime(p.finished_at, dayTime) : "";

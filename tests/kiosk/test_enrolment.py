@@ -153,7 +153,7 @@ def test_kiosk_scans_go_through_the_scan_api_under_the_cookie(
         "Borne ST-KIOSK-1",
     )
     state = client.get("/borne/etat").get_json()
-    assert state["station"]["students"] == [{"id": "E2026-001", "name": "Lucas"}]
+    assert state["station"]["students"] == [{"id": "E2026-001", "name": "Lucas", "assigned": []}]
     assert state["station"]["next"]["kind"] == "work_order"
 
 
