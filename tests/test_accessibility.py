@@ -108,7 +108,7 @@ def test_the_workshop_board_is_accessible_on_the_wall_screen_and_on_a_tablet(
         context = pages.context(viewport)
         page = pages.open(context, "/")
         page.wait_for_selector("#board.is-live")
-        page.locator('article[data-key="ST-SOUD-01"]').get_by_text("Lucas M.").wait_for()
+        page.locator('article[data-key="ST-SOUD-01"]').get_by_text("2 élèves au poste").wait_for()
         pages.check(page, name)
         context.close()
 

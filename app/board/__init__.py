@@ -4,7 +4,10 @@ Access is a deliberate choice. The board runs on a TV in the workshop, which no 
 into, so by default it is public to whoever reaches the server on the school LAN. It is
 built to make that acceptable: it shows students only by their short name (« Lucas M. »,
 shortened again here whatever the school typed), and nothing else about them — no
-pseudonymous id, badge, framework or assessment — and no token or database id. A school
+pseudonymous id, badge, framework or assessment — and no token or database id. Nor does
+it show, to anyone but the site's signed-in staff, a name beside any quality data: a weld's
+WPS verdict shows without its welders and a welding station's card counts its students
+instead of naming them (``app.read.board``); the live part obeys the same rule. A school
 that exposes the server beyond its LAN sets ``ATELIER_BOARD_LOGIN_REQUIRED``: the board then
 needs a signed-in staff member, as the teacher pages do.
 
@@ -84,10 +87,10 @@ def _render(template: str, code: str | None) -> Response:
         html = render_template("board/sites.html", sites=sites)
         return _no_store(Response(html, mimetype="text/html"))
     zone = workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
-    snapshot = (
-        board_snapshot(db.session(), site["id"], zone=zone)
-        if site is not None
-        else board_snapshot(db.session(), 0, zone=zone)
+    # Names beside verdicts for the site's own signed-in staff only.
+    staff = site is not None and _signed_in() and current_user.site_id == site["id"]
+    snapshot = board_snapshot(
+        db.session(), site["id"] if site is not None else 0, zone=zone, staff=staff
     )
     feed = url_for("board.live", site=code) if code else url_for("board.live")
     html = render_template(

@@ -6,6 +6,12 @@ status (``app.read.stations``: two statements, the last weld of each welding sta
 included), the latest welds and their students, the pieces finished today, and the pieces
 awaiting review with their total. It shows students by their short name only (« Lucas M. »):
 the board may hang where anyone passes.
+
+Anonymous viewers (``staff=False``, the default) see no name beside any quality data: a
+weld's WPS verdict shows without its welders, and a welding station's card (which shows
+its last weld's verdict) says how many students are at it rather than who. Names beside
+verdicts are for the site's signed-in staff only (``staff=True``). Other stations keep
+their students' short names: who works where is no judgement of anyone's work.
 """
 
 from __future__ import annotations
@@ -54,9 +60,13 @@ def verdict(kind: str, deviations: Any) -> dict[str, str]:
     }
 
 
-def _card(status: dict[str, Any]) -> dict[str, Any]:
+def _card(status: dict[str, Any], staff: bool) -> dict[str, Any]:
     """Turn a station's status into its card on the board (short names, worded verdicts)."""
     welding = status["welding"]
+    names = tuple(short_name(student["name"]) for student in status["students"])
+    if welding is not None and not staff:
+        # The card shows the station's last weld verdict: no name beside it.
+        names = ()
     if welding is not None:
         last = welding["last_weld"]
         welding = {
@@ -75,7 +85,8 @@ def _card(status: dict[str, Any]) -> dict[str, Any]:
         "code": status["code"],
         "name": status["name"],
         "kind": status["kind"],
-        "students": tuple(short_name(student["name"]) for student in status["students"]),
+        "students": names,
+        "student_count": len(status["students"]),
         "work_order": status["work_order"],
         "operation": status["operation"],
         "piece": status["piece"],
@@ -87,9 +98,9 @@ def _card(status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _station_cards(session: Session, site_id: int) -> list[dict[str, Any]]:
+def _station_cards(session: Session, site_id: int, staff: bool) -> list[dict[str, Any]]:
     cards = [
-        _card(status)
+        _card(status, staff)
         for status in station_statuses(session, site_id, detail=True)
         # A kiosk shows only while someone works at it: what is scanned on a kiosk that
         # acts for a station shows on that station.
@@ -100,7 +111,7 @@ def _station_cards(session: Session, site_id: int) -> list[dict[str, Any]]:
     return cards
 
 
-def _latest_welds(session: Session, site_id: int) -> list[dict[str, Any]]:
+def _latest_welds(session: Session, site_id: int, staff: bool) -> list[dict[str, Any]]:
     rows = session.execute(
         select(
             Weld.id,
@@ -120,7 +131,8 @@ def _latest_welds(session: Session, site_id: int) -> list[dict[str, Any]]:
         .limit(LATEST_WELDS)
     ).all()
     students: dict[int, list[str]] = {}
-    if rows:
+    # Anonymous viewers: the verdicts without who welded (not even read).
+    if rows and staff:
         for weld_id, name in session.execute(
             select(WeldStudent.weld_id, Student.name)
             .join(Student, Student.id == WeldStudent.student_id)
@@ -184,17 +196,27 @@ def _awaiting_review(session: Session, site_id: int) -> tuple[list[dict[str, Any
 
 
 def board_snapshot(
-    session: Session, site_id: int, now: datetime | None = None, zone: tzinfo | None = None
+    session: Session,
+    site_id: int,
+    now: datetime | None = None,
+    zone: tzinfo | None = None,
+    *,
+    staff: bool = False,
 ) -> dict[str, Any]:
-    """Read what a site's workshop board shows right now, without writing anything."""
+    """Read what a site's workshop board shows right now, without writing anything.
+
+    ``staff``: the viewer is a signed-in staff member of the site, who may read the names
+    of the students beside their welds' verdicts; anyone else reads none.
+    """
     now = now or utcnow()
     zone = zone or workshop_timezone()
     awaiting, awaiting_count = _awaiting_review(session, site_id)
     return {
         "generated_at": now,
         "timezone": zone,
-        "stations": _station_cards(session, site_id),
-        "welds": _latest_welds(session, site_id),
+        "staff": staff,
+        "stations": _station_cards(session, site_id, staff),
+        "welds": _latest_welds(session, site_id, staff),
         "finished_today": _finished_today(session, site_id, now, zone),
         "awaiting_review": awaiting,
         "awaiting_review_count": awaiting_count,

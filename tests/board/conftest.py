@@ -51,10 +51,13 @@ def attrs(value: Any) -> Any:
     return value
 
 
-def snapshot(**kwargs: Any) -> Any:
-    """Read the board as a new request would (after what other connections committed)."""
+def snapshot(staff: bool = True, **kwargs: Any) -> Any:
+    """Read the board as a new request would (after what other connections committed).
+
+    As the site's signed-in staff see it (names beside verdicts) unless ``staff=False``.
+    """
     db.session.commit()
-    return attrs(board_snapshot(db.session(), site_id(), **kwargs))
+    return attrs(board_snapshot(db.session(), site_id(), staff=staff, **kwargs))
 
 
 def card(board: Any, code: str) -> Any:

@@ -325,12 +325,12 @@ def statements(app: Any) -> Iterator[list[str]]:
     event.remove(db.engine, "before_cursor_execute", record)
 
 
-def _measure(statements: list[str]) -> list[str]:
+def _measure(statements: list[str], staff: bool = True) -> list[str]:
     db.session.commit()
     site = site_id()
     db.session.commit()
     statements.clear()
-    board_snapshot(db.session(), site)
+    board_snapshot(db.session(), site, staff=staff)
     return [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
 
 
@@ -354,8 +354,10 @@ def test_the_snapshot_costs_the_same_few_selects_however_busy_the_workshop(
     set_device("ST-SOUD-01", "online", arc_on=True, arc_started_at=utcnow())
     set_device("ST-SOUD-02", "online")
     busy = _measure(statements)
+    anonymous = _measure(statements, staff=False)
 
     assert quiet == busy == ["SELECT"] * 6
+    assert anonymous == ["SELECT"] * 5  # who welded is not even read
 
 
 def test_reading_the_board_writes_nothing(school: None, statements: list[str]) -> None:

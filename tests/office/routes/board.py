@@ -5,4 +5,8 @@ for anon, kiosk, token, teacher, admin (see tests/test_role_matrix.py).
 """
 
 PATHS: dict[str, str] = {}
-ROUTES: dict[tuple[str, str], tuple[int, int, int, int, int]] = {}
+ROUTES: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
+    ("GET", "/bureau/production"): (302, 302, 302, 403, 200),
+    ("GET", "/bureau/production.csv"): (302, 302, 302, 403, 200),
+    ("GET", "/bureau/journal"): (302, 302, 302, 403, 200),
+}
