@@ -17,6 +17,14 @@ _HH_MM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 # Where ``make demo`` keeps the secret key it generated (mode 0600), in the instance folder:
 # read when ATELIER_SECRET_KEY is not set, so the README's commands work after the demo.
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
+# How long a student's data is kept after their end of schooling (``left_on``), in days,
+# before `flask --app app data retention --apply` erases it (deploy/systemd/atelier-retention.*).
+# 365 (a year): the CNIL's school-file yardstick keeps identity data until the pupil leaves and
+# acquired competencies for the cycle; one year more lets the school answer for the
+# diploma session (results, appeals, a livret asked again) and is the « cycle + 1 year »
+# proposed for production events and evidence (docs/data-inventory.md). The head of
+# establishment decides it with the academy's DPO; 0 erases as soon as the student left.
+DEFAULT_RETENTION_DAYS = 365
 
 
 class ConfigError(RuntimeError):
@@ -76,6 +84,8 @@ class Config:
     KIOSK_SPEECH: bool = False
     # The school's closing time (local): every run still open is paused then.
     CLOSING_TIME: time = DEFAULT_CLOSING_TIME
+    # Months a student's data is kept after their end of schooling (then erased).
+    RETENTION_DAYS: int = DEFAULT_RETENTION_DAYS
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -113,6 +123,7 @@ class Config:
             STAFF_IDLE_MINUTES=number("ATELIER_STAFF_IDLE_MINUTES", 30),
             KIOSK_SPEECH=flag("ATELIER_KIOSK_SPEECH", False),
             CLOSING_TIME=parse_closing_time(env.get("ATELIER_CLOSING_TIME")),
+            RETENTION_DAYS=number("ATELIER_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         )
 
     def flask_mapping(self) -> dict[str, Any]:
@@ -140,6 +151,7 @@ class Config:
             "ATELIER_STAFF_IDLE_MINUTES": self.STAFF_IDLE_MINUTES,
             "ATELIER_KIOSK_SPEECH": self.KIOSK_SPEECH,
             "ATELIER_CLOSING_TIME": self.CLOSING_TIME,
+            "ATELIER_RETENTION_DAYS": self.RETENTION_DAYS,
             "DEBUG": self.DEBUG,
             "TESTING": self.TESTING,
             "JSON_SORT_KEYS": False,

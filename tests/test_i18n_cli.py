@@ -88,7 +88,7 @@ def test_the_flask_program_root_and_its_own_commands_are_french_once_the_app_is_
     root = runner.invoke(flask_cli, ["--help"]).output
     assert "Utilisation : flask [PARAMÈTRES] COMMANDE [ARGUMENTS]..." in root
     assert "--app MODULE" in root and "Commandes :" in root
-    for line in ("run     Lancer un serveur web de développement.", "data    Importer"):
+    for line in ("run      Lancer un serveur web de développement.", "data     Importer"):
         assert line in root
 
 
@@ -166,9 +166,9 @@ def test_the_real_flask_program_speaks_french_whatever_the_locale(
     root = _flask_program(["--help"], lang, tmp_path)
     assert root.returncode == 0, root.stderr
     commands_part = root.stdout.split("\n\n")[-1]
-    assert "data    Importer ou exporter les données de l'école (YAML)." in commands_part
-    assert "run     Lancer un serveur web de développement." in commands_part
-    assert "db      Faire évoluer le schéma de la base de données" in commands_part
+    assert "data     Importer ou exporter les données de l'école (YAML)." in commands_part
+    assert "run      Lancer un serveur web de développement." in commands_part
+    assert "db       Faire évoluer le schéma de la base de données" in commands_part
     assert "Show the routes" not in commands_part
 
     for args in (["token", "create", "--help"], ["db", "upgrade", "--help"]):
@@ -211,7 +211,7 @@ def test_the_atelier_program_speaks_french_from_its_first_line_whatever_the_loca
     assert root.returncode == 0, root.stderr
     _assert_french_help(root.stdout)
     assert root.stdout.startswith("Utilisation : atelier [PARAMÈTRES] COMMANDE [ARGUMENTS]...")
-    assert "token   Gérer les jetons des appareils (bornes, lecteurs)." in root.stdout
+    assert "token    Gérer les jetons des appareils (bornes, lecteurs)." in root.stdout
     for args in (["run", "--help"], ["user", "create", "--help"]):
         result = _atelier_program(args, lang, tmp_path)
         assert result.returncode == 0, result.stderr

@@ -68,6 +68,31 @@ ATELIER: dict[str, French] = {
         "personnel, réception MQTT, impressions, livrets et base de données."
     ),
     "data": French("Importer ou exporter les données de l'école (YAML)."),
+    "data retention": French(
+        "Lister les élèves dont la durée de conservation est passée ; --apply pour les effacer.\n\n"
+        "Un élève sorti (left_on du fichier de l'école) depuis plus de "
+        "ATELIER_RETENTION_DAYS jours (365 par défaut) et pas encore effacé est listé avec "
+        "son code et sa date de sortie. Sans --apply, rien ne change (simulation). Avec "
+        "--apply, chacun est effacé comme sur demande (nom, code, badges, habilitations, "
+        "commentaires, journal réécrit ; ses pièces restent comptées) : le timer systemd "
+        "atelier-retention le fait chaque nuit.",
+    ),
+    "student": French("Les données d'un élève (RGPD) : les exporter, les effacer."),
+    "student export": French(
+        "Écrire tout ce qui est gardé sur un élève (son CODE, E…) en JSON (droit d'accès).\n\n"
+        "Identité, badges, habilitations, présences, opérations et pièces, soudures, "
+        "évaluations, ressentis, niveaux : le même fichier que « record export --format "
+        "json ». L'export est inscrit au journal d'audit.",
+        metavars={"code": "CODE", "output": "FICHIER"},
+    ),
+    "student erase": French(
+        "Effacer les données personnelles d'un élève, sur sa demande ou celle de ses parents.\n\n"
+        "Son nom devient « Élève effacé », son code un code neutre EFF-…, ses badges, ses "
+        "habilitations et les commentaires à son sujet sont supprimés et tout ce qui le nomme "
+        "dans le journal est réécrit ; ses pièces et ses niveaux restent, anonymes. "
+        "Définitif : le code est à retaper pour confirmer, sauf avec --yes.",
+        metavars={"code": "CODE"},
+    ),
     "data import": French(
         "Créer ou mettre à jour les données de l'école depuis un fichier YAML.\n\n"
         "Tout ou rien : si le fichier contient une erreur, rien n'est modifié et chaque "
@@ -176,7 +201,8 @@ ATELIER: dict[str, French] = {
     ),
     "record": French("Les livrets des élèves (compétences, heures, soudage)."),
     "record export": French(
-        "Écrire le livret d'un ÉLÈVE (son code, E…) en PDF ou en CSV.\n\n"
+        "Écrire le livret d'un ÉLÈVE (son code, E…) en PDF ou en CSV, ou toutes ses données "
+        "en JSON (droit d'accès).\n\n"
         "Pour chaque compétence de son référentiel : le niveau actuel et son historique avec "
         "les pièces, puis les heures par type d'opération, le soudage par procédé et position "
         "et la qualification de soudeur. L'export est inscrit au journal d'audit. Le CSV "

@@ -69,7 +69,7 @@ PHOTOS = table_of(ReviewPhoto)
 
 MAX_REASON = 300
 RULE_N = (1, 10)
-EXPORT_FORMATS = ("pdf", "csv")
+EXPORT_FORMATS = ("pdf", "csv", "json")  # json: everything held (app.read.rgpd)
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MAX_PHOTO_SIDE = 1600
@@ -361,10 +361,12 @@ def export_record(scope: Scope, export: ExportRecord) -> Done:
     if export.fmt not in EXPORT_FORMATS:
         raise Refusal(
             "bad_format",
-            f"Format inconnu : {export.fmt} (pdf ou csv).",
+            f"Format inconnu : {export.fmt} (pdf, csv ou json).",
             f"unknown format {export.fmt!r}",
         )
+    what = "Données" if export.fmt == "json" else "Livret"
+    done = "exportées" if export.fmt == "json" else "exporté"
     return Done(
-        f"Livret de {export.student_code} exporté ({export.fmt.upper()}).",
+        f"{what} de {export.student_code} {done} ({export.fmt.upper()}).",
         {"student": export.student_code, "format": export.fmt},
     )

@@ -1,4 +1,5 @@
-"""``flask record export``: a student's record (livret) as PDF or CSV.
+"""``flask record export``: a student's record (livret) as PDF or CSV, or everything held
+about them as JSON (the right of access, ``app.read.rgpd``).
 
 The export is in the audit log: the command hands ``ExportRecord`` to the core before it
 writes the file, as the tablet's pages and the API do. A student unknown to the site, or
@@ -7,6 +8,7 @@ a file that cannot be written, stops it with a French message and a non-zero exi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -19,12 +21,15 @@ from app.ingest.events import ExportRecord
 from app.models import utcnow
 from app.printing.records import record_csv, record_pdf
 from app.read.records import student_record
+from app.read.rgpd import student_data
 
 record_cli = click.Group("record", help="Les livrets des élèves.")
-FORMATS = ("pdf", "csv")
+FORMATS = ("pdf", "csv", "json")
 
 
-@record_cli.command("export", help="Écrire le livret d'un élève (PDF ou CSV).")
+@record_cli.command(
+    "export", help="Écrire le livret d'un élève (PDF ou CSV) ou toutes ses données (JSON)."
+)
 @click.argument("student", metavar="ÉLÈVE")
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), required=True, help="Le format du fichier."
@@ -45,6 +50,9 @@ def export(student: str, fmt: str, output: Path, site_code: str | None) -> None:
         raise click.ClickException(f"Élève inconnu : {student} (site {site['code']}).")
     if fmt == "pdf":
         content = record_pdf(record, exported_at=utcnow())
+    elif fmt == "json":
+        held = student_data(db.session(), site["id"], record["student"]["code"])
+        content = json.dumps(held, ensure_ascii=False, indent=2).encode("utf-8")
     else:
         content = record_csv(record).encode("utf-8")
     outcome = submit(cli_origin(site["id"]), ExportRecord(record["student"]["code"], fmt))
@@ -54,7 +62,8 @@ def export(student: str, fmt: str, output: Path, site_code: str | None) -> None:
         output.write_bytes(content)
     except OSError as exc:
         raise click.ClickException(f"{output} : écriture impossible ({exc.strerror}).") from exc
-    click.echo(f"{output} écrit (livret {fmt.upper()}, {len(content)} octets).", err=True)
+    what = "données" if fmt == "json" else "livret"
+    click.echo(f"{output} écrit ({what} {fmt.upper()}, {len(content)} octets).", err=True)
 
 
 def register(app: Flask) -> None:
