@@ -16,6 +16,15 @@ and completed the piece), each weld's ``arc_end`` message, each review and each 
 teacher assigned. Inputs nothing points to are not written: badge-in/out and operation
 scans, ``arc_start`` and the sample batches' MQTT messages (in production those would make
 the log about four times longer; no page of the benchmark reads the log by a scan of it).
+
+The office's rows (bench/office.py: ``plan_school(..., office=True)``): routing templates
+made from the demo's routings, more customers, a status for every work order (closed or
+cancelled as the years go by, the recent ones open) with the template it was made from,
+assignments of operations to the order's students, and the people's inputs the audit page
+lists (channel ``web`` or ``cli``: students created and given badges, orders created,
+closed and assigned, records exported, sign-ins, the nightly day close). They are drawn
+from a random stream of their own and get ids after the year's other rows: without
+``office`` (bench/big_school.py) the rows are exactly as before.
 """
 
 from __future__ import annotations
@@ -163,6 +172,7 @@ class Reference:
     wps: dict[str, dict[str, Any]]  # code -> id, process, ranges
     customers: dict[str, int]
     teachers: list[tuple[int, str]]  # (id, email)
+    admin: tuple[int, str] | None = None  # the office's administrator (bench/office.py)
 
 
 @dataclass
@@ -195,6 +205,9 @@ class Tables:
 COLUMNS: dict[str, tuple[str, ...]] = {
     "students": ("id", "site_id", "code", "name", "framework_id", "active", "left_on"),
     "badges": ("site_id", "code", "student_id", "user_id"),
+    "customers": ("id", "site_id", "code", "name"),
+    "routing_templates": ("id", "site_id", "code", "name", "product", "active"),
+    "routing_template_steps": ("id", "template_id", "step", "operation_type_id", "wps_id"),
     "work_orders": (
         "id",
         "site_id",
@@ -204,6 +217,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "quantity",
         "due_on",
         "drawing",
+        "status",
+        "created_at",
+        "closed_at",
+        "made_from",
     ),
     "operations": ("id", "work_order_id", "step", "operation_type_id", "wps_id"),
     "events": (
@@ -227,6 +244,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "source",
         "scanned_at",
         "undoable",
+    ),
+    "assignments": (
+        "id",
+        "site_id",
+        "operation_id",
+        "student_id",
+        "assigned_at",
+        "event_id",
+        "ended_at",
+        "ended_event_id",
     ),
     "pieces": (
         "id",
@@ -416,6 +443,7 @@ class Plan:
     now: datetime
     seed: int
     students: list[StudentPlan] = field(default_factory=list)
+    office: bool = False  # also the office's rows (bench/office.py)
 
     def year_bounds(self, year: int) -> tuple[datetime, datetime]:
         """Return the start and end of school year ``year`` (the last one ends now)."""
@@ -428,11 +456,13 @@ class Plan:
         return self.year_bounds(0)[0].year + year
 
 
-def plan_school(ref: Reference, years: int, scale: float, now: datetime, seed: int) -> Plan:
+def plan_school(
+    ref: Reference, years: int, scale: float, now: datetime, seed: int, office: bool = False
+) -> Plan:
     """Plan the school's students over the years (the rest is generated a year at a time)."""
     if not 1 <= years <= MAX_YEARS:
         raise ValueError(f"years must be 1 to {MAX_YEARS}")
-    plan = Plan(ref, years, scale, now, seed)
+    plan = Plan(ref, years, scale, now, seed, office=office)
     rng = random.Random(seed)
     per_year = max(6, round(STUDENTS_PER_YEAR * scale))
     frameworks = sorted(ref.frameworks.items())
@@ -486,7 +516,50 @@ def student_rows(plan: Plan) -> Tables:
             ),
         )
         tables.add("badges", (plan.ref.site_id, f"B-{student.id:04d}", student.id, None))
+    if plan.office:
+        office_site_rows(plan, tables)
     return tables
+
+
+def template_code(index: int) -> str:
+    """Return the code of the routing template made from the demo's routing ``index``."""
+    return f"GAM-{index + 1:02d}"
+
+
+def office_site_rows(plan: Plan, tables: Tables) -> None:
+    """Add the office's rows of the site: routing templates and more customers."""
+    ref = plan.ref
+    step_id = ID_OFFSET
+    for index, routing in enumerate(routings()):
+        template_id = ID_OFFSET + index + 1
+        tables.add(
+            "routing_templates",
+            (
+                template_id,
+                ref.site_id,
+                template_code(index),
+                f"{routing['product']} ({len(routing['steps'])} étapes)",
+                routing["product"],
+                True,
+            ),
+        )
+        for step, type_code, wps_code in routing["steps"]:
+            step_id += 1
+            wps = ref.wps[wps_code]["id"] if wps_code else None
+            tables.add(
+                "routing_template_steps",
+                (step_id, template_id, step, ref.op_types[type_code]["id"], wps),
+            )
+    # A template no longer offered, and the customers of ten years (most ordered once).
+    tables.add(
+        "routing_templates",
+        (ID_OFFSET + 99, ref.site_id, "GAM-ANCIENNE", "Ancienne gamme (retirée)", None, False),
+    )
+    for n in range(max(3, round(60 * plan.scale))):
+        tables.add(
+            "customers",
+            (ID_OFFSET + n + 1, ref.site_id, f"C-{n + 1:04d}", f"Client n° {n + 1} (fictif)"),
+        )
 
 
 def _level(months: float, rng: random.Random) -> str:
@@ -528,6 +601,10 @@ class YearGenerator:
         for station in self.ref.stations.values():
             self.station_by_kind[station["kind"]].append(station)
         self.kiosk = self.station_by_kind["kiosk"][0]
+        # The office's rows come from a stream of their own: the others stay the same.
+        self.office = plan.office
+        self.orng = random.Random(plan.seed * 1000 + year + 500_000)
+        self.orders: list[dict[str, Any]] = []
 
     # -- events ------------------------------------------------------------------------------
 
@@ -622,6 +699,8 @@ class YearGenerator:
             index += quantity
         self.reviews(completed)
         self.welds()
+        if self.office:
+            self.office_year()
         self.tables.add("piece_serials", (self.ref.site_id, self.cal_year, self.serial))
         return self.tables
 
@@ -633,6 +712,13 @@ class YearGenerator:
         order_id = self.ids("work_orders")
         done_w = [(first + i + self.rng.random()) / pieces * span for i in range(quantity)]
         due = self.calendar.wall(done_w[-1]) + timedelta(days=self.rng.randint(3, 20))
+        office: dict[str, Any] = (
+            self.order_status(number, done_w) if self.office else {"status": "open"}
+        )
+        if self.office:
+            office["template"] = (
+                template_code(self.routings.index(routing)) if self.orng.random() < 0.85 else None
+            )
         self.tables.add(
             "work_orders",
             (
@@ -644,6 +730,10 @@ class YearGenerator:
                 quantity,
                 due.date().isoformat(),
                 None,
+                office["status"],
+                stamp(office["created_at"]) if "created_at" in office else None,
+                stamp(office["closed_at"]) if office.get("closed_at") else None,
+                office.get("template"),
             ),
         )
         operations = []
@@ -659,6 +749,17 @@ class YearGenerator:
         present = self.students_at(middle)
         team = self.rng.sample(present, min(len(present), self.rng.choice((1, 2, 2, 3))))
         number_text = f"OF-{self.cal_year}-{number:04d}"
+        if self.office:
+            office.update(
+                number=number_text,
+                customer=routing["customer"],
+                product=routing["product"],
+                quantity=quantity,
+                due=due.date(),
+                operations=operations,
+                team=team,
+            )
+            self.orders.append(office)
         finished = []
         for w_done in done_w:
             piece = self.piece(order_id, number_text, operations, team, w_done)
@@ -1173,6 +1274,202 @@ class YearGenerator:
                     100.0,
                     i_json,
                     u_json,
+                ),
+            )
+
+    # -- the office ----------------------------------------------------------------------------
+
+    def order_status(self, number: int, done_w: list[float]) -> dict[str, Any]:
+        """Return an order's creation and status: delivered ones closed, a few cancelled
+        (the year's second order always: every year has one)."""
+        rng = self.orng
+        created = self.calendar.wall(max(0.0, done_w[0] - 2 * DAY_S))
+        created -= timedelta(days=rng.uniform(1, 10), minutes=rng.uniform(0, 300))
+        last = self.calendar.wall(done_w[-1])
+        roll = rng.random()
+        status, closed = "open", None
+        # Delivered (closed) within two weeks of its last piece; open until then.
+        if last + timedelta(days=14) < self.now:
+            if roll < 0.04 or number == 2:
+                status, closed = "cancelled", self.calendar.wall((done_w[0] + done_w[-1]) / 2)
+            elif roll < 0.96:
+                status, closed = "closed", last + timedelta(days=rng.uniform(0.5, 10))
+        elif roll < 0.03:
+            status, closed = "cancelled", self.now - timedelta(hours=rng.uniform(1, 48))
+        if closed is not None:
+            closed = max(created + timedelta(hours=1), min(closed, self.now - timedelta(hours=1)))
+        return {"status": status, "created_at": created, "closed_at": closed}
+
+    def office_year(self) -> None:
+        """Add the year's office rows: assignments and the people's inputs of the audit page."""
+        rng = self.orng
+        admin_id, admin_email = self.ref.admin or self.ref.teachers[0]
+        framework_codes = {fw_id: code for code, fw_id in self.ref.frameworks.items()}
+
+        def by_admin(at: datetime, kind: str, payload: dict[str, Any], **more: Any) -> int:
+            return self.event(
+                at,
+                "web",
+                kind,
+                actor_kind="staff",
+                actor_name=admin_email,
+                user_id=admin_id,
+                payload=payload,
+                **more,
+            )
+
+        if self.year == 0:
+            for index, routing in enumerate(self.routings):
+                by_admin(
+                    self.start - timedelta(days=20 - index),
+                    "office.template",
+                    {
+                        "template": template_code(index),
+                        "name": routing["product"],
+                        "product": routing["product"],
+                        "steps": [
+                            {"step": step, "type": kind, "wps": wps}
+                            for step, kind, wps in routing["steps"]
+                        ],
+                        "active": True,
+                    },
+                )
+        self.event(
+            self.start - timedelta(days=3),
+            "cli",
+            "data.import",
+            actor_kind="cli",
+            actor_name="root",
+            payload={"filename": "ecole.yaml", "sha256": sha(f"{self.year}"), "preview": False},
+        )
+        for student in self.plan.students:
+            if self.start <= student.start < self.end:
+                at = student.start - timedelta(days=rng.uniform(1, 6))
+                by_admin(
+                    at,
+                    "office.student",
+                    {
+                        "student": student.code,
+                        "name": student.name,
+                        "framework": framework_codes[student.framework_id],
+                        "left_on": None,
+                        "create": True,
+                    },
+                    student_id=student.id,
+                )
+                by_admin(
+                    at + timedelta(minutes=rng.uniform(1, 20)),
+                    "office.badge",
+                    {"student": student.code, "badge": f"B-{student.id:04d}", "replaces": None},
+                    student_id=student.id,
+                )
+            if self.start <= student.end < min(self.end, self.now):
+                teacher_id, email = rng.choice(self.ref.teachers)
+                self.event(
+                    student.end - timedelta(days=rng.uniform(1, 5)),
+                    "web",
+                    "record.export",
+                    actor_kind="staff",
+                    actor_name=email,
+                    user_id=teacher_id,
+                    student_id=student.id,
+                    payload={"student": student.code, "format": "pdf"},
+                )
+                by_admin(
+                    student.end,
+                    "office.student",
+                    {
+                        "student": student.code,
+                        "name": student.name,
+                        "framework": framework_codes[student.framework_id],
+                        "left_on": student.end.date().isoformat(),
+                        "create": False,
+                    },
+                    student_id=student.id,
+                )
+        for order in self.orders:
+            self.office_order(order, by_admin)
+        for opening in self.calendar.days:
+            if opening >= self.now:
+                break
+            for teacher_id, email in self.ref.teachers:
+                if rng.random() < 0.8:
+                    at = opening + timedelta(minutes=rng.uniform(0, 240))
+                    self.event(
+                        min(at, self.now),
+                        "web",
+                        "staff.sign_in",
+                        actor_kind="staff",
+                        actor_name=email,
+                        user_id=teacher_id,
+                        payload={
+                            "user": teacher_id,
+                            "browser": "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X)",
+                            "expires_at": stamp(opening + timedelta(hours=16)),
+                        },
+                    )
+            closes = opening + timedelta(hours=9, minutes=30)
+            if closes < self.now:
+                self.event(
+                    closes,
+                    "cli",
+                    "day.close",
+                    actor_kind="cli",
+                    actor_name="atelier",
+                    payload={"day": opening.date().isoformat(), "closes_at": stamp(closes)},
+                )
+
+    def office_order(self, order: dict[str, Any], by_admin: Any) -> None:
+        """Add an order's creation, its assignments and its status change."""
+        rng = self.orng
+        created = order["created_at"]
+        by_admin(
+            created,
+            "office.work_order",
+            {
+                "number": order["number"],
+                "customer": order["customer"],
+                "product": order["product"],
+                "quantity": order["quantity"],
+                "due_on": order["due"].isoformat(),
+                "drawing": None,
+                "template": order.get("template"),
+                "copy_of": None,
+                "steps": [],
+            },
+        )
+        closed = order["closed_at"]
+        status_event = None
+        if closed is not None:
+            status_event = by_admin(
+                closed,
+                "office.work_order_status",
+                {"number": order["number"], "status": order["status"]},
+            )
+        operations = order["operations"]
+        for operation in rng.sample(operations, min(len(operations), rng.randint(1, 3))):
+            student = rng.choice(order["team"])
+            at = created + timedelta(hours=rng.uniform(1, 48))
+            if closed is not None:
+                at = min(at, closed - timedelta(minutes=5))
+            op_code = f"{order['number']}-{operation['step']:02d}"
+            event_id = by_admin(
+                at,
+                "office.assign",
+                {"operation": op_code, "student": student.code, "remove": False},
+                student_id=student.id,
+            )
+            self.tables.add(
+                "assignments",
+                (
+                    self.ids("assignments"),
+                    self.ref.site_id,
+                    operation["id"],
+                    student.id,
+                    stamp(at),
+                    event_id,
+                    stamp(closed) if closed is not None else None,
+                    status_event,
                 ),
             )
 

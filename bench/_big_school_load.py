@@ -42,10 +42,14 @@ from bench._big_school_data import (
 
 TEACHER_EMAIL = "banc.enseignant@example.org"
 TEACHER_PASSWORD = "banc-d-essai-2026"
+# The office's administrator (bench/office.py: the office's pages are the admin's).
+ADMIN_EMAIL = "banc.admin@example.org"
+ADMIN_PASSWORD = "banc-d-essai-admin-2026"
 
 
-def prepare(app: Flask) -> Reference:
-    """Run the migrations, import the reference school, create the benchmark's teacher."""
+def prepare(app: Flask, admin: bool = False) -> Reference:
+    """Run the migrations, import the reference school, create the benchmark's teacher
+    (and, with ``admin``, the office's administrator, after the reference is read)."""
     with app.app_context():
         upgrade()
         event = read_school_file(reference_school_text(), "big_school.yaml")
@@ -53,22 +57,26 @@ def prepare(app: Flask) -> Reference:
         if not outcome.accepted:
             raise RuntimeError(f"school import refused: {outcome.body}")
         ref = read_reference(db.session)
-        created = submit(
-            cli_origin(ref.site_id),
-            CreateStaff(TEACHER_EMAIL, "teacher", "M. Banc", hash_password(TEACHER_PASSWORD)),
-        )
-        if not created.accepted:
-            raise RuntimeError(f"staff account refused: {created.body}")
-        changed = submit(
-            cli_origin(ref.site_id),
-            ChangePassword(int(created.body["user"]), hash_password(TEACHER_PASSWORD)),
-        )
-        if not changed.accepted:
-            raise RuntimeError(f"password refused: {changed.body}")
+        create_account(ref.site_id, TEACHER_EMAIL, "teacher", "M. Banc", TEACHER_PASSWORD)
+        if admin:
+            admin_id = create_account(ref.site_id, ADMIN_EMAIL, "admin", "Mme Banc", ADMIN_PASSWORD)
+            ref.admin = (admin_id, ADMIN_EMAIL)
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()
     return ref
+
+
+def create_account(site_id: int, email: str, role: str, name: str, password: str) -> int:
+    """Create a staff account through the core, with a password it need not change."""
+    created = submit(cli_origin(site_id), CreateStaff(email, role, name, hash_password(password)))
+    if not created.accepted:
+        raise RuntimeError(f"staff account refused: {created.body}")
+    user_id = int(created.body["user"])
+    changed = submit(cli_origin(site_id), ChangePassword(user_id, hash_password(password)))
+    if not changed.accepted:
+        raise RuntimeError(f"password refused: {changed.body}")
+    return user_id
 
 
 def read_reference(session: Any) -> Reference:
@@ -117,7 +125,9 @@ def read_reference(session: Any) -> Reference:
     teachers = [
         (row.id, row.email)
         for row in session.execute(
-            sa.select(StaffUser.id, StaffUser.email).where(StaffUser.email != TEACHER_EMAIL)
+            sa.select(StaffUser.id, StaffUser.email).where(
+                StaffUser.email.not_in((TEACHER_EMAIL, ADMIN_EMAIL))
+            )
         )
     ]
     return Reference(

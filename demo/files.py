@@ -71,6 +71,9 @@ class Credentials:
     try_token: str | None = None
     teacher_email: str = "maitre.demo@example.org"
     teacher_password: str | None = None
+    # The office's administrator (/bureau/); a file from before it gets one at the next start.
+    admin_email: str = "direction.demo@example.org"
+    admin_password: str | None = None
     mqtt_passwords: dict[str, str] = field(default_factory=dict)
 
     def mqtt_password(self, user: str) -> str:
@@ -101,6 +104,8 @@ def load_credentials(instance: Path) -> Credentials:
             try_token=_optional_str(data.get("try_token")),
             teacher_email=_optional_str(data.get("teacher_email")) or Credentials.teacher_email,
             teacher_password=_optional_str(data.get("teacher_password")),
+            admin_email=_optional_str(data.get("admin_email")) or Credentials.admin_email,
+            admin_password=_optional_str(data.get("admin_password")),
             mqtt_passwords={str(k): v for k, v in passwords.items()},
         )
     except ValueError as exc:

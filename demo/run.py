@@ -3,11 +3,13 @@
     python -m demo [--port 8000] [--mqtt-port 1883] [--broker auto|mosquitto|amqtt]
 
 Preparation, in order: `flask db upgrade` (SQLite under instance/), `flask data import`
-of the demo school (idempotent), the secret key (instance/secret_key) and the demo's
+of the demo school into a database without it (once: the office edits the school's data
+afterwards, and a new import would undo that), the secret key (instance/secret_key) and the demo's
 credentials (instance/demo.json, mode 0600: a token for the simulator, one for the
-README's try-outs bound to the spare station ST-SOUD-05, a teacher with a one-time
-password, an MQTT password per broker user), reused while they still work, and the
-broker's files (demo/broker.py).
+README's try-outs bound to the spare station ST-SOUD-05, a teacher and an administrator
+with one-time passwords, an MQTT password per broker user), reused while they still work,
+the office's routing templates (demo/office.py, once), and the broker's files
+(demo/broker.py).
 
 Then honcho's Manager runs five processes, each in its own process group, their output in
 instance/logs/NAME.log: the broker, the web server (gunicorn, 2 workers, loopback), the
@@ -41,6 +43,7 @@ from types import FrameType
 from typing import IO, Any
 
 import requests
+import yaml
 from honcho.manager import Manager
 
 from demo import broker as brokers
@@ -75,12 +78,23 @@ WEB_START_TIMEOUT_S = 60.0
 # touches them (devices.simulate shift --reserve).
 TRY_STATION = "ST-SOUD-05"
 TRY_DEVICE = "ws05"
-RESERVED = ("E2026-099", "B-0099", TRY_STATION, TRY_DEVICE, "OF-2026-0090", "P-2026-900001")
+# The student who left (no badge, past the retention period): the office's erasure to try.
+LEFT_STUDENT = "E2025-014"
+RESERVED = (
+    "E2026-099",
+    "B-0099",
+    TRY_STATION,
+    TRY_DEVICE,
+    "OF-2026-0090",
+    "P-2026-900001",
+    LEFT_STUDENT,
+)
 SIMULATOR_TOKEN_NAME = "simulateur-demo"  # noqa: S105  (a label, not a token)
 TRY_TOKEN_NAME = "essais-readme"  # noqa: S105  (a label, not a token)
 # The kiosk whose one-time enrolment link the demo prints (a new one at every start).
 DEMO_KIOSK = "ST-KIOSK-1"
 TEACHER_NAME = "Maître de démo"
+ADMIN_NAME = "Direction (démo)"
 
 LABELS = {
     "broker": "courtier MQTT",
@@ -229,6 +243,7 @@ class Demo:
         self.env: dict[str, str] = {}
         self.credentials = Credentials()
         self.teacher_chose_password = False
+        self.admin_chose_password = False
         self.broker_kind = ""
         self.mqtt_host = LOOPBACK
         self.mqtt_port = 0
@@ -360,11 +375,7 @@ class Demo:
             # A new database has no pieces: the simulator's label count starts over too.
             SIMULATOR_STATE.unlink(missing_ok=True)
         self.console.ok(f"base de données à jour : {self._database_shown()}")
-        summary = self.flask(
-            "data", "import", str(DEMO_SCHOOL.relative_to(ROOT)), what="l'import de l'école"
-        )
-        counts = _last_line(summary).partition(" : ")[2].partition(" — ")[0]
-        self.console.ok(f"école de démonstration chargée : {counts or 'ok'}")
+        self._load_school()
 
         self.credentials = load_credentials(INSTANCE)
         created = self._ensure_accounts()
@@ -485,29 +496,85 @@ class Demo:
                 )
                 creds.try_token = _last_line(out)
                 created.append("jeton d'essai")
-            password = creds.teacher_password
-            if not (password and check.password_works(creds.teacher_email, password)):
-                out = self.flask(
-                    "user",
-                    "create",
-                    creds.teacher_email,
-                    "--role",
-                    "teacher",
-                    "--name",
-                    TEACHER_NAME,
-                    what="le compte enseignant",
-                    secret=True,
-                    check=False,
-                )
-                if out.strip():
-                    creds.teacher_password = _last_line(out)
-                    created.append("compte enseignant")
-                else:
-                    # The account exists with a password of the teacher's own choosing.
-                    self.teacher_chose_password = True
+            password = self._ensure_staff(
+                check, creds.teacher_email, "teacher", TEACHER_NAME, creds.teacher_password
+            )
+            if password is None:
+                self.teacher_chose_password = True
+            elif password != creds.teacher_password:
+                creds.teacher_password = password
+                created.append("compte enseignant")
+            password = self._ensure_staff(
+                check, creds.admin_email, "admin", ADMIN_NAME, creds.admin_password
+            )
+            if password is None:
+                self.admin_chose_password = True
+            elif password != creds.admin_password:
+                creds.admin_password = password
+                created.append("compte administrateur")
         finally:
             check.close()
         return created
+
+    def _ensure_staff(
+        self, check: _Checker, email: str, role: str, name: str, password: str | None
+    ) -> str | None:
+        """Return the account's working one-time password, creating the account if need be.
+
+        None: the account exists with a password of its owner's own choosing.
+        """
+        if password and check.password_works(email, password):
+            return password
+        what = "le compte administrateur" if role == "admin" else "le compte enseignant"
+        out = self.flask(
+            "user",
+            "create",
+            email,
+            "--role",
+            role,
+            "--name",
+            name,
+            what=what,
+            secret=True,
+            check=False,
+        )
+        return _last_line(out) if out.strip() else None
+
+    def _load_school(self) -> None:
+        """Import the demo school into a database without it, then give the office's templates.
+
+        Once only: what the office changes afterwards (a badge given, a student erased, a
+        work order closed) is the school's data now, which a new import would undo.
+        """
+        check = _Checker(self.env)
+        try:
+            school = yaml.safe_load(DEMO_SCHOOL.read_text(encoding="utf-8"))
+            if check.site_exists(str(school["site"])):
+                self.console.ok(
+                    "école de démonstration déjà chargée : ce que le bureau y a changé reste "
+                    f"(pour repartir de zéro : supprimer {shown(INSTANCE / 'atelier.db')})"
+                )
+            else:
+                summary = self.flask(
+                    "data",
+                    "import",
+                    str(DEMO_SCHOOL.relative_to(ROOT)),
+                    what="l'import de l'école",
+                )
+                counts = _last_line(summary).partition(" : ")[2].partition(" — ")[0]
+                self.console.ok(f"école de démonstration chargée : {counts or 'ok'}")
+            office = importlib.import_module("demo.office")
+            created, refused = office.seed_templates(check.app, DEMO_SCHOOL)
+        finally:
+            check.close()
+        if refused:
+            raise DemoError("gammes de démonstration refusées : " + " ; ".join(refused))
+        count = len(office.TEMPLATES)
+        self.console.ok(
+            f"gammes de démonstration : {created} créée(s)"
+            if created
+            else f"gammes de démonstration : {count} déjà là"
+        )
 
     def _prepare_broker(self) -> Program | None:
         external = os.environ.get("ATELIER_MQTT_URL")
@@ -653,10 +720,15 @@ class Demo:
         """Print the URLs (the board first), the logins and the try-out values."""
         creds = self.credentials
         url = self.web_url
+        chosen = "celui que vous avez choisi à la première connexion"
         if self.teacher_chose_password:
-            password = "celui que vous avez choisi à la première connexion"  # noqa: S105
+            password = chosen
         else:
             password = f"{creds.teacher_password}  (provisoire : à changer à la connexion)"
+        if self.admin_chose_password:
+            admin_password = chosen
+        else:
+            admin_password = f"{creds.admin_password}  (provisoire : à changer à la connexion)"
         if self.broker_kind == "external":
             station = "courtier de ATELIER_MQTT_URL : identifiants du poste ws05 chez vous"
             exports = f"export ATELIER={url} TOKEN={creds.try_token}"
@@ -696,6 +768,13 @@ class Demo:
             f"│  Tablette enseignant   {url}/enseignant/  (pièces à évaluer, soudures à "
             "attribuer, livrets)",
             "│",
+            f"│  Bureau                {url}/bureau/  (OF, gammes, élèves et badges, bornes, "
+            "données de l'école, journal)",
+            "│    connexion administrateur (toutes les pages du bureau) :",
+            f"│    identifiant         {creds.admin_email}",
+            f"│    mot de passe        {admin_password}",
+            f"│    élève sorti de l'école, à exporter puis effacer : {LEFT_STUDENT} (Jules P.)",
+            "│",
             f"│  Courtier MQTT         {broker}",
             f"│  Jeton du simulateur   {creds.token}",
             "│",
@@ -726,6 +805,15 @@ class _Checker:
         os.environ.update({k: v for k, v in env.items() if k.startswith("ATELIER_")})
         app_module = importlib.import_module("app")
         self.app = app_module.create_app()
+
+    def site_exists(self, code: str) -> bool:
+        """Tell whether the database has this site (the demo school was imported)."""
+        sites = importlib.import_module("app.read.sites")
+        extensions = importlib.import_module("app.extensions")
+        with self.app.app_context():
+            found = sites.site_by_code(extensions.db.session(), code) is not None
+            extensions.db.session.remove()
+        return bool(found)
 
     def token_works(self, token: str) -> bool:
         """Tell whether the token opens the read API (as the scan API's 401 would say)."""

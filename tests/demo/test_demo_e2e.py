@@ -212,8 +212,16 @@ def test_make_demo_runs_the_readme_try_outs_then_ctrl_c_stops_everything_and_a_r
         exports = next(
             line.strip(" │") for line in console.splitlines() if "export ATELIER=" in line
         )
-        for value in (saved["teacher_password"], saved["token"], saved["try_token"]):
+        for value in (
+            saved["teacher_password"],
+            saved["admin_password"],
+            saved["token"],
+            saved["try_token"],
+        ):
             assert value in console
+        assert f"Bureau                {base}/bureau/" in console
+        assert saved["admin_email"] in console
+        assert "gammes de démonstration : 3 créée(s)" in console
 
         answers = _bash(exports, README_SCANS, clone).splitlines()
         statuses = [json.loads(a)["status"] for a in answers]
@@ -237,6 +245,8 @@ def test_make_demo_runs_the_readme_try_outs_then_ctrl_c_stops_everything_and_a_r
 
         signed_in = _sign_in(base, saved["teacher_email"], saved["teacher_password"])
         assert signed_in.url == f"{base}/mot-de-passe"
+        signed_in = _sign_in(base, saved["admin_email"], saved["admin_password"])
+        assert signed_in.url == f"{base}/mot-de-passe"
 
         def simulated_students() -> list[str]:
             answer = requests.get(f"{base}/api/v1/stations", headers=headers, timeout=5)
@@ -255,7 +265,9 @@ def test_make_demo_runs_the_readme_try_outs_then_ctrl_c_stops_everything_and_a_r
         assert json.loads(credentials_file.read_text()) == saved
         second = second_output.read_text()
         assert "identifiants de démo repris" in second
-        assert "0 créé(s), 0 modifié(s), 0 retiré(s)" in second
+        assert "gammes de démonstration : 3 déjà là" in second
+        # The school is imported once: what the office changed stays.
+        assert "école de démonstration déjà chargée" in second
         assert exports in second
         answer = requests.get(f"{base}/api/v1/stations", headers=headers, timeout=5)
         assert answer.status_code == 200, (answer.status_code, answer.text[:300])

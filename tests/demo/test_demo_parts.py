@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from demo import broker, files, run
+from demo import broker, files, office, run
 from tests.support.mosquitto import MosquittoBroker, MqttRecorder
 from tests.support.services import free_port, require_binary
 
@@ -202,3 +203,14 @@ def test_the_reserved_codes_exist_in_the_demo_school():
     try_order = next(w for w in school["work_orders"] if w["number"] == "OF-2026-0090")
     assert any(op["type"] == "SOUD-MAG" and op.get("wps") for op in try_order["operations"])
     assert os.path.basename(run.SHIPPED_MOSQUITTO) == "atelier.conf"
+
+
+def test_the_demo_gives_the_office_templates_and_a_student_who_left():
+    school = yaml.safe_load(run.DEMO_SCHOOL.read_text(encoding="utf-8"))
+    templates = office.template_inputs(school)
+    assert [t.code for t in templates] == [code for code, _, _ in office.TEMPLATES]
+    types = {t["id"] for t in school["operation_types"]}
+    assert all(step.type in types for t in templates for step in t.steps)
+    left = next(s for s in school["students"] if s["id"] == run.LEFT_STUDENT)
+    assert left["left_on"] < datetime.date.today() and not left.get("badges")
+    assert run.LEFT_STUDENT in run.RESERVED
