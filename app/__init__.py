@@ -25,6 +25,7 @@ from app.office import bp as office_bp
 from app.printing import bp as printing_bp
 from app.printing.commands import register as register_label_commands
 from app.printing.record_commands import register as register_record_commands
+from app.rgpd_commands import register as register_rgpd_commands
 from app.teacher import bp as teacher_bp
 from kiosk.pages import register as register_kiosk
 
@@ -70,6 +71,7 @@ def create_app(config: Config | None = None) -> Flask:
     cli.register(app)
     register_label_commands(app)
     register_record_commands(app)
+    register_rgpd_commands(app)
     i18n.register(app)  # after every command is registered: French help for them all
     _register_hooks(app)
     return app

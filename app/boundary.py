@@ -21,7 +21,8 @@ from typing import Any
 
 from flask import current_app
 
-from app.db import DatabaseBusy, write_transaction
+from app.db import DatabaseBusy as DatabaseBusy  # noqa: PLC0414  (re-exported: the pages catch it)
+from app.db import write_transaction
 from app.ingest import Outcome, record, record_failure
 from app.ingest.events import Actor, Origin, Settings
 from app.models import StaffUser, utcnow

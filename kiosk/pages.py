@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -29,9 +30,10 @@ from app.auth.tokens import (
     hash_token,
     kiosk_from_request,
     new_token,
+    stamp_used,
 )
 from app.boundary import submit
-from app.db import DatabaseBusy
+from app.db import DatabaseBusy, write_transaction
 from app.extensions import csrf, db
 from app.ingest.events import ActivateKiosk, Actor, Origin, SelfAssess
 from app.ingest.kiosks import LINK_UNKNOWN, LINK_USED
@@ -197,6 +199,10 @@ def state() -> Response:
     described = _describe(kiosk.site_id, kiosk.station_id)
     if described is None:
         return _unknown_kiosk()
+    if kiosk.needs_stamp(utcnow()):
+        # The office's « vue pour la dernière fois »; busy, only that column waits.
+        with contextlib.suppress(DatabaseBusy):
+            write_transaction(lambda session: stamp_used(session, kiosk))
     return _private(jsonify(described))
 
 

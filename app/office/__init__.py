@@ -13,8 +13,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash
-from flask_login import current_user
+from flask import Blueprint, Response, abort, flash, redirect, url_for
+from flask_login import current_user, login_required
 
 from app.boundary import DatabaseBusy, submit, web_origin
 from app.ingest import Outcome
@@ -72,6 +72,14 @@ def refusal(outcome: Outcome) -> str:
     """Return the French message of a refused input."""
     error = outcome.body.get("error") or {}
     return str(error.get("message") or outcome.body.get("message") or "Refusé.")
+
+
+@bp.get("/")
+@login_required  # type: ignore[untyped-decorator]
+def index() -> Any:
+    """Open the office on its first tab, the work orders."""
+    staff()
+    return redirect(url_for("office.orders"))
 
 
 @bp.context_processor
