@@ -379,7 +379,8 @@ def create_work_order(scope: Scope, asked: CreateWorkOrder) -> Done:
         )
     session.flush()
     scope.wrote = True
-    return Done(f"OF {number} créé ({len(steps)} étapes).", {"number": number})
+    count = len(steps)
+    return Done(f"{number} créé ({count} étape{'s' if count > 1 else ''}).", {"number": number})
 
 
 def _started(scope: Scope, order_id: int) -> bool:

@@ -347,7 +347,7 @@ def test_an_order_is_made_from_a_template_at_the_desk_and_its_traveller_printed(
     page.get_by_label("Gamme type").select_option("SUPPORT-3")
     page.get_by_label("Quantité").fill("2")
     page.get_by_role("button", name="Créer l'OF").click()
-    sync_api.expect(page.get_by_text("OF OF-2026-0003 créé (2 étapes).")).to_be_visible()
+    sync_api.expect(page.get_by_text("OF-2026-0003 créé (2 étapes).")).to_be_visible()
     desk.check("orders-order")
     link = page.get_by_role("link", name="Fiche suiveuse (PDF)")
     response = page.request.get(desk.server.url + str(link.get_attribute("href")))
