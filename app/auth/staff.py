@@ -89,8 +89,11 @@ def password_problem(password: str) -> str | None:
 
 
 def landing() -> str:
-    """Return where a signed-in staff member lands: the review queue (or the board)."""
+    """Return where a signed-in staff member lands: an administrator the office, a teacher
+    the review queue (or the board)."""
     try:
+        if getattr(current_user, "role", None) == "admin":
+            return url_for("office.index")
         return url_for("teacher.queue")
     except BuildError:
         return url_for("board.index")

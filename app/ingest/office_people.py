@@ -227,7 +227,7 @@ def give_badge(scope: Scope, event: GiveBadge) -> Done:
     elif replaced is not None:
         message = f"Badge {replaced.code} retiré à {student.name} : il ne fonctionne plus."
     else:
-        message = f"Badge {code} donné à {student.name}."
+        message = f"Badge {code} donné à {student.name}".rstrip(".") + "."
     return Done(message, body)
 
 
