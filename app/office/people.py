@@ -58,9 +58,11 @@ def field(name: str, max_length: int = 200) -> str:
 def students() -> Any:
     """List the students of each class, with their badges and the badge printing links."""
     user = admin()
+    with_left = request.args.get("sortis") == "1"
     html = render_template(
         "office/people_list.html",
-        classes=office_people.class_lists(db.session(), user.site_id),
+        classes=office_people.class_lists(db.session(), user.site_id, today(), with_left=with_left),
+        with_left=with_left,
     )
     return page(html)
 

@@ -79,10 +79,15 @@ def habilitation_kinds(session: Session, site_id: int, today: date) -> list[dict
     ]
 
 
-def class_lists(session: Session, site_id: int) -> list[dict[str, Any]]:
+def class_lists(
+    session: Session, site_id: int, today: date | None = None, with_left: bool = False
+) -> list[dict[str, Any]]:
     """List each framework's students: code, name, badges, end of schooling, authorisations.
 
-    Erased students are only counted (``erased``), never listed.
+    The class is the students still at school on ``today`` (no end of schooling, or one to
+    come); those who left are counted (``left``) and listed apart (``former``) only when
+    asked: ten years of a school are not a class. Erased students are only counted
+    (``erased``), never listed.
     """
     badges: dict[int, list[str]] = {}
     for student_id, code in session.execute(
@@ -100,7 +105,8 @@ def class_lists(session: Session, site_id: int) -> list[dict[str, Any]]:
         ).all()
     )
     classes: dict[str, dict[str, Any]] = {
-        fw["code"]: {**fw, "students": [], "erased": 0} for fw in frameworks_of(session, site_id)
+        fw["code"]: {**fw, "students": [], "former": [], "left": 0, "erased": 0}
+        for fw in frameworks_of(session, site_id)
     }
     for row in session.execute(
         select(
@@ -118,7 +124,12 @@ def class_lists(session: Session, site_id: int) -> list[dict[str, Any]]:
         if row.erased_at is not None:
             group["erased"] += 1
             continue
-        group["students"].append(
+        gone = today is not None and row.left_on is not None and row.left_on < today
+        if gone:
+            group["left"] += 1
+            if not with_left:
+                continue
+        group["former" if gone else "students"].append(
             {
                 "code": row.code,
                 "name": row.name,
@@ -129,6 +140,7 @@ def class_lists(session: Session, site_id: int) -> list[dict[str, Any]]:
         )
     for group in classes.values():
         group["students"].sort(key=lambda s: (french_order(s["name"]), s["code"]))
+        group["former"].sort(key=lambda s: (s["left_on"], s["code"]), reverse=True)
     return list(classes.values())
 
 

@@ -10,6 +10,7 @@ wedge on the page and run axe-core on the pages.
 from __future__ import annotations
 
 import html
+from datetime import date
 from typing import Any
 
 import pytest
@@ -330,3 +331,25 @@ def test_the_students_list_passes_axe(desk: Desk) -> None:
     desk.check("people-list")
     desk.open("/bureau/eleves/nouveau")
     desk.check("people-new")
+
+
+def test_the_class_lists_show_who_is_at_school_and_those_who_left_on_request(
+    office: FlaskClient, admin: StaffUser
+) -> None:
+    """Ten years of a school are not a class: a student who left is listed only on request."""
+    left = submit(
+        web_origin(admin),
+        SaveStudent(
+            code="E2020-009",
+            name="Jade R.",
+            framework="cap-rics",
+            left_on=date(2021, 6, 30),
+            create=True,
+        ),
+    )
+    assert left.accepted, left.body
+    shown = text_of(office.get("/bureau/eleves"))
+    assert "Lucas M." in shown and "Jade R." not in shown
+    assert "1 élève sorti de l'école" in shown
+    former = text_of(office.get("/bureau/eleves?sortis=1"))
+    assert "Sortis de l'école" in former and "Jade R." in former and "30/06/2021" in former
