@@ -155,13 +155,13 @@ end
 """
 
 
-def sign_in(base: str) -> str:
-    """Sign in as the benchmark's teacher like a browser; return the Cookie header."""
+def sign_in(base: str, email: str = TEACHER_EMAIL, password: str = TEACHER_PASSWORD) -> str:
+    """Sign in like a browser (the benchmark's teacher by default); return the Cookie header."""
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     form = session.get(f"{base}/connexion", timeout=30)
     found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text)
-    data = {"email": TEACHER_EMAIL, "password": TEACHER_PASSWORD}
+    data = {"email": email, "password": password}
     if found:
         data["csrf_token"] = found.group(1)
     answer = session.post(f"{base}/connexion", data=data, allow_redirects=False, timeout=30)
@@ -249,9 +249,15 @@ def time_page(base: str, path: str, cookie: str, duration: int, script: Path) ->
 
 
 def time_pages(
-    url: str, workdir: Path, pages: dict[str, str], duration: int, rounds: int, label: str
+    url: str,
+    workdir: Path,
+    pages: dict[str, str],
+    duration: int,
+    rounds: int,
+    label: str,
+    account: tuple[str, str] = (TEACHER_EMAIL, TEACHER_PASSWORD),
 ) -> dict[str, Any]:
-    """Start gunicorn on the database, sign in, time every page ``rounds`` times.
+    """Start gunicorn on the database, sign in (``account``), time every page ``rounds`` times.
 
     The rounds go over the pages in turn; each page keeps its round of lowest p95 (on a
     shared machine, the others' load only ever adds time).
@@ -262,7 +268,7 @@ def time_pages(
     server = Gunicorn(env, workers=2, log=workdir / f"gunicorn-{label}.log")
     tries: dict[str, list[dict[str, Any]]] = {name: [] for name in pages}
     try:
-        cookie = sign_in(server.url)
+        cookie = sign_in(server.url, *account)
         for _ in range(rounds):
             for name, path in pages.items():
                 if tries[name] and "p95_ms" not in tries[name][0]:

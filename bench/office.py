@@ -43,14 +43,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import requests
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -67,7 +65,7 @@ from bench._big_school_load import (
     now_utc,
     prepare,
 )
-from bench.common import Gunicorn, app_env, fresh_database, require_program, temp_dir
+from bench.common import fresh_database, require_program, temp_dir
 
 PAGES = {
     "work orders": "/bureau/of",
@@ -77,49 +75,6 @@ PAGES = {
 }
 # The office's own rows, reported besides bench/big_school.py's.
 OFFICE_TABLES = ("customers", "routing_templates", "assignments", "work_orders", "events")
-
-
-def sign_in(base: str) -> str:
-    """Sign in as the benchmark's administrator like a browser; return the Cookie header."""
-    session = requests.Session()
-    session.headers["User-Agent"] = big_school.USER_AGENT
-    form = session.get(f"{base}/connexion", timeout=30)
-    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text)
-    data = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    if found:
-        data["csrf_token"] = found.group(1)
-    answer = session.post(f"{base}/connexion", data=data, allow_redirects=False, timeout=30)
-    if answer.status_code not in (302, 303):
-        raise RuntimeError(f"sign-in failed: HTTP {answer.status_code} {answer.text[:300]}")
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
-
-
-def time_pages(
-    url: str, workdir: Path, duration: int, rounds: int, label: str
-) -> dict[str, dict[str, Any]]:
-    """Start gunicorn, sign in as the admin, time every page ``rounds`` times; keep the best.
-
-    Each page keeps its round of lowest p95, as bench/big_school.py's pages do.
-    """
-    env = {**app_env(url), "ATELIER_COOKIE_SECURE": "0"}
-    script = workdir / "pages.lua"
-    script.write_text(big_school.WRK_SCRIPT, encoding="utf-8")
-    server = Gunicorn(env, workers=2, log=workdir / f"gunicorn-{label}.log")
-    tries: dict[str, list[dict[str, Any]]] = {name: [] for name in PAGES}
-    try:
-        cookie = sign_in(server.url)
-        for _ in range(rounds):
-            for name, path in PAGES.items():
-                if tries[name] and "p95_ms" not in tries[name][0]:
-                    continue  # absent or failing: once is enough
-                tries[name].append(big_school.time_page(server.url, path, cookie, duration, script))
-    finally:
-        server.stop()
-    best = {}
-    for name, timed in tries.items():
-        best[name] = min(timed, key=lambda t: t.get("p95_ms", 1e9))
-        best[name]["rounds_p95_ms"] = [t.get("p95_ms") for t in timed]
-    return best
 
 
 def status_counts(url: str) -> dict[str, int]:
@@ -164,10 +119,14 @@ def run(backend: str, years: int, scale: float, duration: int, rounds: int) -> d
                 totals.update(loader.load(student_rows(plan)))
                 result["first_year"] = load_years(loader, plan, [years - 1], totals)
                 result["rows_first_year"] = dict(totals)
-                result["timed_1"] = time_pages(url, workdir, duration, rounds, "1")
+                result["timed_1"] = big_school.time_pages(
+                    url, workdir, PAGES, duration, rounds, "1", (ADMIN_EMAIL, ADMIN_PASSWORD)
+                )
                 if years > 1:
                     result["other_years"] = load_years(loader, plan, range(years - 1), totals)
-                    result["timed_n"] = time_pages(url, workdir, duration, rounds, "n")
+                    result["timed_n"] = big_school.time_pages(
+                        url, workdir, PAGES, duration, rounds, "n", (ADMIN_EMAIL, ADMIN_PASSWORD)
+                    )
             finally:
                 loader.close()
             result["rows"] = totals
