@@ -22,9 +22,8 @@ from flask.testing import FlaskClient
 from app.models import StaffUser
 from tests.auth.helpers import PASSWORD, browsers, sign_in
 from tests.factories import make_staff
-from tests.support.browser import launch_chromium
 from tests.support.server import GunicornServer
-from tests.teacher.conftest import AXE_URL, Tablet
+from tests.teacher.conftest import Tablet, signed_in_as
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "office"
@@ -32,7 +31,6 @@ DESKTOP = {"width": 1366, "height": 768}
 PORTRAIT = {"width": 820, "height": 1180}
 ADMIN_EMAIL = "admin@example.org"
 TEACHER_EMAIL = "prof@example.org"
-AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 
 @pytest.fixture
@@ -68,72 +66,14 @@ def teacher_office(app: Flask, teacher: StaffUser) -> FlaskClient:
 class Desk(Tablet):
     """The office's screen: a signed-in Chromium page on the live server."""
 
-    def screenshots(self, name: str) -> None:
-        """Save a screenshot at each size (where axe-core cannot run)."""
-        page = self.page
-        shown = page.viewport_size
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        try:
-            for size in (DESKTOP, PORTRAIT):
-                page.set_viewport_size(size)
-                page.screenshot(
-                    path=str(ARTIFACTS / f"{name}-{size['width']}x{size['height']}.png"),
-                    full_page=True,
-                )
-        finally:
-            page.set_viewport_size(shown)
-
-    def check(self, name: str) -> None:
-        """Run axe-core at both sizes; save a screenshot of each; fail on serious ones."""
-        page = self.page
-        if not page.evaluate("() => typeof window.axe === 'object'"):
-            page.add_script_tag(url=AXE_URL)
-        shown = page.viewport_size
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        found: list[str] = []
-        try:
-            for size in (DESKTOP, PORTRAIT):
-                page.set_viewport_size(size)
-                result = page.evaluate(
-                    "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})",
-                    AXE_RULES,
-                )
-                page.screenshot(
-                    path=str(ARTIFACTS / f"{name}-{size['width']}x{size['height']}.png"),
-                    full_page=True,
-                )
-                found += [
-                    f"{size['width']}x{size['height']} {violation['id']} "
-                    f"({violation['impact']}): {violation['help']} — "
-                    + "; ".join(str(node["target"][0]) for node in violation["nodes"][:5])
-                    for violation in result["violations"]
-                    if violation["impact"] in {"serious", "critical"}
-                ]
-                assert result["passes"], f"{name}: axe-core checked nothing"
-        finally:
-            page.set_viewport_size(shown)
-        assert found == [], f"{name}: axe-core found:\n" + "\n".join(found)
-        assert self.problems == [], self.problems
+    SIZES = (DESKTOP, PORTRAIT)
+    ARTIFACTS = ARTIFACTS
+    SETTLE_MS = 0
 
 
 def signed_in_desk(server: GunicornServer, email: str, *, scripts: bool = True) -> Iterator[Desk]:
-    """Chromium at the office (French, Paris time), signed in by the sign-in form."""
-    with launch_chromium() as browser:
-        context = browser.new_context(
-            viewport=DESKTOP,
-            locale="fr-FR",
-            timezone_id="Europe/Paris",
-            java_script_enabled=scripts,
-        )
-        page = context.new_page()
-        desk = Desk(page, server)
-        desk.open("/connexion")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_load_state()
-        yield desk
-        context.close()
+    """Chromium at the office (French, Paris time, no touch), signed in by the sign-in form."""
+    yield from signed_in_as(server, email, Desk, touch=False, scripts=scripts)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask.testing import FlaskClient
@@ -145,7 +145,15 @@ def teacher(school: None) -> StaffUser:
 
 
 class Tablet:
-    """The teacher's tablet: a signed-in Chromium page on the live server."""
+    """The teacher's tablet: a signed-in Chromium page on the live server.
+
+    ``SIZES`` are the viewports checked and shot, ``ARTIFACTS`` where the screenshots go,
+    ``SETTLE_MS`` how long a page is given to follow a new width (the charts redraw).
+    """
+
+    SIZES: tuple[dict[str, int], ...] = (LANDSCAPE, PORTRAIT)
+    ARTIFACTS: Path = ARTIFACTS
+    SETTLE_MS = 250
 
     def __init__(self, page: Any, server: GunicornServer) -> None:
         self.page = page
@@ -180,12 +188,12 @@ class Tablet:
         """Save a screenshot at each tablet size (where axe-core cannot run: scripts off)."""
         page = self.page
         shown = page.viewport_size
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.ARTIFACTS.mkdir(parents=True, exist_ok=True)
         try:
-            for size in (LANDSCAPE, PORTRAIT):
+            for size in self.SIZES:
                 page.set_viewport_size(size)
                 page.screenshot(
-                    path=str(ARTIFACTS / f"{name}-{size['width']}x{size['height']}.png"),
+                    path=str(self.ARTIFACTS / f"{name}-{size['width']}x{size['height']}.png"),
                     full_page=True,
                 )
         finally:
@@ -197,18 +205,19 @@ class Tablet:
         if not page.evaluate("() => typeof window.axe === 'object'"):
             page.add_script_tag(url=AXE_URL)
         shown = page.viewport_size
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.ARTIFACTS.mkdir(parents=True, exist_ok=True)
         found: list[str] = []
         try:
-            for size in (LANDSCAPE, PORTRAIT):
+            for size in self.SIZES:
                 page.set_viewport_size(size)
-                page.wait_for_timeout(250)  # the charts follow the new width
+                if self.SETTLE_MS:
+                    page.wait_for_timeout(self.SETTLE_MS)  # the charts follow the new width
                 result = page.evaluate(
                     "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})",
                     AXE_RULES,
                 )
                 page.screenshot(
-                    path=str(ARTIFACTS / f"{name}-{size['width']}x{size['height']}.png"),
+                    path=str(self.ARTIFACTS / f"{name}-{size['width']}x{size['height']}.png"),
                     full_page=True,
                 )
                 found += [
@@ -225,8 +234,18 @@ class Tablet:
         assert self.problems == [], self.problems
 
 
-def _signed_in(server: GunicornServer, *, scripts: bool = True) -> Iterator[Tablet]:
-    """Chromium as the teacher's tablet (French, Paris time, touch), signed in by its form.
+T = TypeVar("T", bound=Tablet)
+
+
+def signed_in_as(
+    server: GunicornServer,
+    email: str,
+    kind: type[T],
+    *,
+    touch: bool = True,
+    scripts: bool = True,
+) -> Iterator[T]:
+    """Chromium as ``kind`` at its first size (French, Paris time), signed in by the form.
 
     The context's ``locale`` makes the pages' language (``navigator.language``, the
     Accept-Language header) French; Chromium's own widgets (the file input's « Choose File »)
@@ -235,30 +254,30 @@ def _signed_in(server: GunicornServer, *, scripts: bool = True) -> Iterator[Tabl
     """
     with launch_chromium() as browser:
         context = browser.new_context(
-            viewport=LANDSCAPE,
+            viewport=kind.SIZES[0],
             locale="fr-FR",
             timezone_id="Europe/Paris",
-            has_touch=True,
+            has_touch=touch,
             java_script_enabled=scripts,
         )
         page = context.new_page()
-        tablet = Tablet(page, server)
-        tablet.open("/connexion")
-        page.get_by_label("E-mail").fill(EMAIL)
+        screen = kind(page, server)
+        screen.open("/connexion")
+        page.get_by_label("E-mail").fill(email)
         page.get_by_label("Mot de passe").fill(PASSWORD)
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_load_state()
-        yield tablet
+        yield screen
         context.close()
 
 
 @pytest.fixture
 def tablet(live_server: GunicornServer, teacher: StaffUser) -> Iterator[Tablet]:
     """The teacher's tablet at 1180x820, signed in through the sign-in form."""
-    yield from _signed_in(live_server)
+    yield from signed_in_as(live_server, EMAIL, Tablet)
 
 
 @pytest.fixture
 def plain_tablet(live_server: GunicornServer, teacher: StaffUser) -> Iterator[Tablet]:
     """The same tablet with JavaScript off: the plain forms only."""
-    yield from _signed_in(live_server, scripts=False)
+    yield from signed_in_as(live_server, EMAIL, Tablet, scripts=False)
