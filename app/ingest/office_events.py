@@ -36,7 +36,7 @@ class SaveStudent:
             "student": self.code,
             "name": self.name,
             "framework": self.framework,
-            "left_on": self.left_on.isoformat() if self.left_on else None,
+            "left_on": iso_day(self.left_on),
             "create": self.create,
         }
 

@@ -11,14 +11,16 @@ the signed-in account's, always.
 from __future__ import annotations
 
 import uuid
+from datetime import date, tzinfo
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from app.boundary import DatabaseBusy, submit, web_origin
 from app.ingest import Outcome
-from app.models import ROLES, StaffUser
+from app.models import ROLES, StaffUser, utcnow
+from app.read.board import workshop_timezone
 
 bp = Blueprint("office", __name__, url_prefix="/bureau")
 
@@ -52,6 +54,16 @@ def admin() -> StaffUser:
     if user.role != "admin":
         abort(403)
     return user
+
+
+def zone() -> tzinfo:
+    """Return the workshop's time zone (``ATELIER_TIMEZONE``)."""
+    return workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
+
+
+def today() -> date:
+    """Return the workshop's local date today."""
+    return utcnow().astimezone(zone()).date()
 
 
 def form_key() -> str:

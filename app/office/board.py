@@ -12,13 +12,11 @@ import io
 from datetime import date
 from typing import Any
 
-from flask import Response, current_app, render_template
+from flask import Response, render_template
 from flask_login import login_required
 
 from app.extensions import db
-from app.models import utcnow
-from app.office import admin, bp, page
-from app.read.board import workshop_timezone
+from app.office import admin, bp, page, today, zone
 from app.read.office_board import open_orders, production_board
 from app.read.wording import fr_number, french_day
 
@@ -71,16 +69,12 @@ def safe_cell(value: Any) -> str:
     return text
 
 
-def _zone() -> Any:
-    return workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
-
-
 @bp.get("/production")
 @login_required  # type: ignore[untyped-decorator]
 def production() -> Response:
     """Show the production board: the open work orders, late ones first in sight."""
     user = admin()
-    board = production_board(db.session(), user.site_id, zone=_zone())
+    board = production_board(db.session(), user.site_id, zone=zone())
     html = render_template(
         "office/board_production.html",
         board=board,
@@ -97,9 +91,8 @@ def production() -> Response:
 def production_csv() -> Response:
     """Download the open work orders' progress as a spreadsheet (CSV for French Excel)."""
     user = admin()
-    zone = _zone()
-    today = utcnow().astimezone(zone).date()
-    orders = open_orders(db.session(), user.site_id, today)
+    day = today()
+    orders = open_orders(db.session(), user.site_id, day)
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -121,7 +114,7 @@ def production_csv() -> Response:
         )
     response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    name = f"production-{today.isoformat()}.csv"
+    name = f"production-{day.isoformat()}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response

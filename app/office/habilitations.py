@@ -16,8 +16,8 @@ from flask_login import login_required
 from app.extensions import db
 from app.ingest.office_events import SaveHabilitation
 from app.models import StaffUser, utcnow
-from app.office import admin, bp, form_key, page, refusal, send
-from app.office.people import BadForm, field, form_day, today, zone
+from app.office import admin, bp, form_key, page, refusal, send, today, zone
+from app.office.people import BadForm, field, form_day
 from app.read import office_people
 from app.read.documents import school_name
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from app.extensions import db
@@ -25,11 +25,9 @@ from app.ingest.office_events import (
     StepInput,
 )
 from app.models import StaffUser
-from app.office import bp, form_key, page, refusal, send, staff
+from app.office import bp, form_key, page, refusal, send, staff, today
 from app.read import assignments as assignment_reads
 from app.read import office_orders
-from app.read.board import workshop_timezone
-from app.read.office_people import workshop_today
 from labels.stock import STOCKS
 
 EMPTY_ROWS = 6
@@ -55,11 +53,6 @@ PIECE_STOCK = "3x8"
 
 class BadForm(Exception):
     """A form field the page cannot read (a number, a date): its French message."""
-
-
-def today() -> date:
-    """Return the workshop's local date today."""
-    return workshop_today(workshop_timezone(current_app.config.get("ATELIER_TIMEZONE")))
 
 
 def field(name: str, max_length: int = 200) -> str:

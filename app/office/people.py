@@ -9,32 +9,21 @@ is typed in the form's field, which the reader can also type into.
 
 from __future__ import annotations
 
-from datetime import date, tzinfo
+from datetime import date
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from app.extensions import db
 from app.ingest.office_events import GiveBadge, SaveStudent, SetStudentHabilitation
 from app.models import StaffUser
-from app.office import admin, bp, form_key, page, refusal, send
+from app.office import admin, bp, form_key, page, refusal, send, today, zone
 from app.read import office_people
-from app.read.board import workshop_timezone
 
 
 class BadForm(Exception):
     """A form field the page cannot read (a date): its French message."""
-
-
-def zone() -> tzinfo:
-    """Return the workshop's time zone (the configured one)."""
-    return workshop_timezone(current_app.config.get("ATELIER_TIMEZONE"))
-
-
-def today() -> date:
-    """Return the workshop's local date today."""
-    return office_people.workshop_today(zone())
 
 
 def form_day(name: str, label: str) -> date | None:
