@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -171,14 +172,26 @@ def dump(database_url: str) -> str:
 
 
 def traces(text: str, words: tuple[str, ...] = LUCAS_TRACES) -> list[str]:
-    """Return the lines of a dump that still name someone (with their JSON-escaped forms)."""
+    """Return the lines of a dump that still name someone (with their JSON-escaped forms).
+
+    A word counts where it stands on its own: « B-0003 » inside a weld id whose random boot
+    id happens to end in B (``ws01-4243EB6B-0003``) is no badge code.
+    """
+    patterns = {
+        word: re.compile(
+            "|".join(
+                rf"(?<![0-9A-Za-z]){re.escape(form)}(?![0-9A-Za-z])"
+                for form in {
+                    word,
+                    word.encode("ascii", "backslashreplace").decode().replace("\\x", "\\u00"),
+                }
+            )
+        )
+        for word in words
+    }
     found = []
     for line in text.splitlines():
-        for word in words:
-            forms = {
-                word,
-                word.encode("ascii", "backslashreplace").decode().replace("\\x", "\\u00"),
-            }
-            if any(form in line for form in forms):
+        for word, pattern in patterns.items():
+            if pattern.search(line):
                 found.append(f"{word}: {line[:300]}")
     return found
